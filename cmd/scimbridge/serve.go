@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/bulk"
+	"github.com/scimbridge/scimbridge/store/bolt"
+)
+
+// dbFile is the bbolt file inside the data folder.
+const dbFile = "scimbridge.db"
+
+// Main is the running program: the store, the SCIM handler and the HTTP
+// server. Tests start it on 127.0.0.1:0 with a temporary data folder.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// Stdout receives the one-time print of a generated token.
+	Stdout io.Writer
+	// Getenv reads the environment (os.Getenv in production).
+	Getenv func(string) string
+
+	store *bolt.Store
+	srv   *http.Server
+	ln    net.Listener
+	ready atomic.Bool
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, pos, err := loadConfig(fs, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	}
+	m := &Main{Config: cfg, Logger: newLogger(cfg.Log, stderr), Stdout: stdout, Getenv: getenv}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Open opens the store, loads or creates the SCIM token and binds the
+// listen address. It returns quickly with a clear error when the data
+// folder is locked by another process.
+func (m *Main) Open(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	if m.Getenv == nil {
+		m.Getenv = func(string) string { return "" }
+	}
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	start := time.Now()
+	path := filepath.Join(m.Config.Data, dbFile)
+	st, err := bolt.Open(path, bolt.Options{Logger: m.Logger, Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	m.store = st
+	m.Logger.Info("store opened", "path", path, "elapsed", time.Since(start).Round(time.Millisecond).String())
+
+	tokens, err := scimTokens(ctx, st, m.Config.SCIM, m.Getenv, m.Stdout, m.Logger)
+	if err != nil {
+		return err
+	}
+	h, err := scim.NewHandler(scim.Config{
+		Store:        st,
+		Auth:         tokens,
+		BaseURL:      strings.TrimRight(m.Config.BaseURL, "/") + pathIfBase(m.Config.BaseURL),
+		Logger:       m.Logger.With("component", "scim"),
+		MaxBodyBytes: m.Config.SCIM.MaxBodyBytes,
+		MaxResults:   m.Config.SCIM.MaxResults,
+		Bulk: bulk.Config{
+			MaxOperations:  m.Config.SCIM.BulkMaxOperations,
+			MaxPayloadSize: m.Config.SCIM.BulkMaxPayloadBytes,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", h)
+	mux.Handle("/scim/v2", h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !m.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	m.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.ln = ln
+	return nil
+}
+
+// pathIfBase appends the SCIM path to a configured base URL.
+func pathIfBase(base string) string {
+	if base == "" {
+		return ""
+	}
+	return "/scim/v2"
+}
+
+// Addr is the bound listen address (useful with port 0).
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Run serves until ctx is done, then stops accepting, lets in-flight
+// requests finish (up to ShutdownTimeout) and returns.
+func (m *Main) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.srv.Serve(m.ln) }()
+	m.ready.Store(true)
+	m.Logger.Info("serving", "addr", m.Addr(), "scim", "http://"+m.Addr()+"/scim/v2")
+	select {
+	case err := <-errc:
+		m.ready.Store(false)
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	m.ready.Store(false)
+	m.Logger.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	if err := m.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close releases the listener and the store. Safe to call more than once.
+func (m *Main) Close() error {
+	var errs []error
+	if m.ln != nil {
+		if err := m.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		m.store = nil
+	}
+	return errors.Join(errs...)
+}

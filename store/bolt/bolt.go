@@ -1,0 +1,329 @@
+// Package bolt implements store.Store on go.etcd.io/bbolt, a single-file
+// B+tree with one writer at a time and fsync on every commit.
+//
+// Every write is one bbolt transaction run through DB.Batch, so concurrent
+// writers share a commit (and its fsync) while each still gets its own
+// result: a write that returned nil is on disk together with its audit event
+// and its reconcile keys.
+//
+// # Bucket layout
+//
+// All keys and values are bytes; "\x00" separates the parts of compound
+// keys, which is why ids, userNames, externalIds and emails may not contain
+// it. u64 is an 8-byte big-endian unsigned integer.
+//
+//	meta                   "schema" -> u64 schema version (1)
+//	                       "users", "groups" -> u64 number of records
+//	users                  user id -> JSON of store.User
+//	groups                 group id -> JSON of store.Group (no members)
+//	idx.user.userName      lower(userName) -> user id (unique)
+//	idx.user.externalId    externalId "\x00" user id -> empty
+//	idx.user.email         lower(email) "\x00" user id -> empty
+//	idx.group.displayName  lower(displayName) -> group id (unique)
+//	members                group id "\x00" user id -> member display
+//	memberOf               user id "\x00" group id -> empty
+//	memberCount            group id -> u64 number of members
+//	events                 u64 seq -> JSON of store.Event
+//	queue                  Key.String() -> u64 seq, u64 unix nanoseconds
+//	queue.order            u64 seq -> Key.String() (oldest enqueue first)
+//	settings               name -> value
+//
+// Non-unique indexes keep one key per (value, id) pair, so a lookup is a
+// prefix scan and a change touches only the keys of the one record.
+// Memberships are one key per member in each direction, so adding a member
+// to a group of 100,000 touches a handful of keys, never a list.
+//
+// A group's version also increases when a user it contained is deleted,
+// because its member list changed; a change of a member's display name
+// rewrites the member entries but not the group's version.
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// SchemaVersion is the layout version recorded in the meta bucket. Open
+// refuses a file written with another version.
+const SchemaVersion = 1
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultTimeout is how long Open waits for the file lock.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxBatchDelay is how long a write waits for others to share
+	// its commit. It is short next to an fsync, so a lone writer barely
+	// notices it, while concurrent writers fill the batch during the
+	// previous commit.
+	DefaultMaxBatchDelay = 2 * time.Millisecond
+	// DefaultMaxBatchSize is the largest number of writes in one commit.
+	DefaultMaxBatchSize = 256
+)
+
+// Options configures Open. The zero value is what a server should use.
+type Options struct {
+	// Timeout is how long Open waits for the exclusive file lock that
+	// another process (a second scimbridge on the same file) may hold.
+	// Zero means DefaultTimeout; a negative value waits forever.
+	Timeout time.Duration
+	// NoSync skips fsync on commit. It is for benchmarks and bulk loads
+	// only: with it, a crash of the machine can lose writes that were
+	// acknowledged, which breaks the store's durability promise.
+	NoSync bool
+	// Logger receives a few lifecycle messages (open, close). Nil
+	// discards them.
+	Logger *slog.Logger
+	// MaxBatchDelay bounds how long a write waits for others to join its
+	// commit. Zero means DefaultMaxBatchDelay.
+	MaxBatchDelay time.Duration
+	// MaxBatchSize bounds how many writes share one commit. Zero means
+	// DefaultMaxBatchSize.
+	MaxBatchSize int
+}
+
+// Store is a store.Store kept in one bbolt file. It is safe for concurrent
+// use; only one process may have the file open.
+type Store struct {
+	db   *bbolt.DB
+	path string
+	log  *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+var (
+	bucketMeta         = []byte("meta")
+	bucketUsers        = []byte("users")
+	bucketGroups       = []byte("groups")
+	bucketUserNames    = []byte("idx.user.userName")
+	bucketExternalIDs  = []byte("idx.user.externalId")
+	bucketEmails       = []byte("idx.user.email")
+	bucketGroupNames   = []byte("idx.group.displayName")
+	bucketMembers      = []byte("members")
+	bucketMemberOf     = []byte("memberOf")
+	bucketMemberCounts = []byte("memberCount")
+	bucketEvents       = []byte("events")
+	bucketQueue        = []byte("queue")
+	bucketQueueOrder   = []byte("queue.order")
+	bucketSettings     = []byte("settings")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketUsers, bucketGroups, bucketUserNames,
+		bucketExternalIDs, bucketEmails, bucketGroupNames, bucketMembers,
+		bucketMemberOf, bucketMemberCounts, bucketEvents, bucketQueue,
+		bucketQueueOrder, bucketSettings,
+	}
+
+	metaSchema = []byte("schema")
+	metaUsers  = []byte("users")
+	metaGroups = []byte("groups")
+)
+
+// Open opens (creating when missing) the store file at path, creates the
+// buckets of a new file and checks the schema version of an existing one.
+func Open(path string, opts Options) (*Store, error) {
+	start := time.Now()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timeout := opts.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = 0 // bbolt waits forever
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:      timeout,
+		NoSync:       opts.NoSync,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.MaxBatchDelay
+	if db.MaxBatchDelay <= 0 {
+		db.MaxBatchDelay = DefaultMaxBatchDelay
+	}
+	db.MaxBatchSize = opts.MaxBatchSize
+	if db.MaxBatchSize <= 0 {
+		db.MaxBatchSize = DefaultMaxBatchSize
+	}
+
+	created := false
+	var users, groups uint64
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(metaSchema)
+		if v == nil {
+			created = true
+			return meta.Put(metaSchema, u64(SchemaVersion))
+		}
+		if len(v) != 8 || binary.BigEndian.Uint64(v) != SchemaVersion {
+			return fmt.Errorf("schema version %x, want %d", v, SchemaVersion)
+		}
+		users, groups = getU64(meta, metaUsers), getU64(meta, metaGroups)
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	log.Info("store opened", "path", path, "new", created,
+		"users", users, "groups", groups, "elapsed", time.Since(start))
+	return &Store{db: db, path: path, log: log}, nil
+}
+
+// Close waits for running transactions and closes the file. Calling it
+// again returns the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("bolt: close: %w", err)
+			return
+		}
+		s.log.Info("store closed", "path", s.path)
+	})
+	return s.closeErr
+}
+
+// Path is the file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// write runs fn in a batched write transaction. fn may run more than once
+// and must rebuild all of its results on each run.
+func (s *Store) write(ctx context.Context, fn func(b *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bbolt.Tx) error {
+		// A caller that gave up before its turn gets its error and the
+		// write does not happen; once committed it stands.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(newTxn(tx))
+	})
+}
+
+// read runs fn in a read transaction. Byte slices obtained in fn are valid
+// only until it returns, so fn copies out what it keeps.
+func (s *Store) read(ctx context.Context, fn func(b *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bbolt.Tx) error { return fn(newTxn(tx)) })
+}
+
+// txn gives names to the buckets of one transaction.
+type txn struct {
+	tx                                         *bbolt.Tx
+	meta, users, groups                        *bbolt.Bucket
+	userNames, externalIDs, emails, groupNames *bbolt.Bucket
+	members, memberOf, memberCounts            *bbolt.Bucket
+	events, queue, queueOrder, settings        *bbolt.Bucket
+	now                                        time.Time
+	enqueued                                   map[string]bool
+}
+
+func newTxn(tx *bbolt.Tx) *txn {
+	return &txn{
+		tx:           tx,
+		meta:         tx.Bucket(bucketMeta),
+		users:        tx.Bucket(bucketUsers),
+		groups:       tx.Bucket(bucketGroups),
+		userNames:    tx.Bucket(bucketUserNames),
+		externalIDs:  tx.Bucket(bucketExternalIDs),
+		emails:       tx.Bucket(bucketEmails),
+		groupNames:   tx.Bucket(bucketGroupNames),
+		members:      tx.Bucket(bucketMembers),
+		memberOf:     tx.Bucket(bucketMemberOf),
+		memberCounts: tx.Bucket(bucketMemberCounts),
+		events:       tx.Bucket(bucketEvents),
+		queue:        tx.Bucket(bucketQueue),
+		queueOrder:   tx.Bucket(bucketQueueOrder),
+		settings:     tx.Bucket(bucketSettings),
+		now:          time.Now().UTC(),
+	}
+}
+
+// errStop ends a cursor loop early without being an error.
+var errStop = errors.New("stop")
+
+// u64 encodes v big-endian, so that byte order is numeric order.
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// getU64 reads a counter; a missing or malformed value reads as zero.
+func getU64(b *bbolt.Bucket, key []byte) uint64 {
+	v := b.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// addU64 adds delta to the counter at key, deleting it when it reaches
+// zero (a missing counter reads as zero).
+func addU64(b *bbolt.Bucket, key []byte, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	n := int64(getU64(b, key)) + delta
+	if n < 0 {
+		return fmt.Errorf("counter %q below zero", key)
+	}
+	if n == 0 {
+		return b.Delete(key)
+	}
+	return b.Put(key, u64(uint64(n)))
+}
+
+// pair builds the compound key a "\x00" b.
+func pair(a, b string) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// prefix is the key prefix of every pair(a, ...).
+func prefix(a string) []byte {
+	return pair(a, "")
+}
+
+// scanPrefix calls fn with the part after p of every key starting with p,
+// in key order. The suffix is copied; fn may keep it.
+func scanPrefix(b *bbolt.Bucket, p []byte, fn func(suffix string, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && len(k) >= len(p) && string(k[:len(p)]) == string(p); k, v = c.Next() {
+		if err := fn(string(k[len(p):]), v); err != nil {
+			if err == errStop {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
