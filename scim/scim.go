@@ -374,6 +374,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 					return
 				}
 			}
+			if rh == resourceHandler(h.users) && !r.URL.Query().Has("attributes") && !r.URL.Query().Has("excludedAttributes") {
+				h.users.getUserFast(w, r, id)
+				return
+			}
 			h.libFor(st.base).ServeHTTP(w, cloneWith(r, rel, nil))
 		case http.MethodPut:
 			b, err := rh.normalise(r, body)

@@ -187,8 +187,8 @@ func userDoc(base string, usr *store.User, groups []map[string]any) map[string]a
 func metaDoc(base, rt, endpoint, id string, m store.Meta) map[string]any {
 	return map[string]any{
 		"resourceType": rt,
-		"created":      m.Created.UTC().Format(time.RFC3339Nano),
-		"lastModified": m.Modified.UTC().Format(time.RFC3339Nano),
+		"created":      m.Created.UTC().Format(time.RFC3339),
+		"lastModified": m.Modified.UTC().Format(time.RFC3339),
 		"version":      etag(m.Version),
 		"location":     base + "/" + endpoint + "/" + id,
 	}

@@ -78,6 +78,9 @@ func Parse(s string) (fp.Expression, error) {
 	if len(s) > MaxLength {
 		return nil, errorf("the filter is longer than %d bytes", MaxLength)
 	}
+	if e, ok := parseSimpleEq(s); ok {
+		return e, nil
+	}
 	return parseFilter(s, 0)
 }
 
