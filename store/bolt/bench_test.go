@@ -267,7 +267,7 @@ func BenchmarkAddMemberTo100kGroup(b *testing.B) {
 func memberCountOf(s *Store, groupID string) int {
 	var n int
 	_ = s.db.View(func(tx *bbolt.Tx) error {
-		n = int(getU64(tx.Bucket(bucketMemberCounts), []byte(groupID)))
+		n = int(getU64(tx.Bucket(bucketNames[iMemberCounts]), []byte(groupID)))
 		return nil
 	})
 	return n
@@ -290,9 +290,6 @@ func BenchmarkGroupMembers100k(b *testing.B) {
 func BenchmarkOpen100kUsers(b *testing.B) {
 	f := getFixture(b, 100000)
 	path := copyFixture(b, f)
-	if fi, err := os.Stat(path); err == nil {
-		b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
-	}
 	for b.Loop() {
 		s, err := Open(path, Options{})
 		if err != nil {
@@ -301,5 +298,8 @@ func BenchmarkOpen100kUsers(b *testing.B) {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if fi, err := os.Stat(path); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
 	}
 }

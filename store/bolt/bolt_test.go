@@ -131,7 +131,7 @@ func TestOpenSchemaMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(metaSchema, u64(SchemaVersion+1))
+		return tx.Bucket(bucketNames[iMeta]).Put(metaSchema, u64(SchemaVersion+1))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,26 +169,26 @@ func TestCheckFindsDamage(t *testing.T) {
 		fn   func(b *txn, u, g string) error
 	}{
 		{"UserNameIndexMissing", "userName", func(b *txn, u, g string) error {
-			return b.userNames.Delete([]byte("alice"))
+			return b.userNames().Delete([]byte("alice"))
 		}},
 		{"EmailIndexStale", "email index", func(b *txn, u, g string) error {
-			return b.emails.Put(pair("gone@example.com", u), nil)
+			return b.emails().Put(pair("gone@example.com", u), nil)
 		}},
 		{"MemberOfMissing", "no memberOf", func(b *txn, u, g string) error {
-			return b.memberOf.Delete(pair(u, g))
+			return b.memberOf().Delete(pair(u, g))
 		}},
 		{"MemberCountWrong", "member count", func(b *txn, u, g string) error {
-			return b.memberCounts.Put([]byte(g), u64(5))
+			return b.memberCounts().Put([]byte(g), u64(5))
 		}},
 		{"UserCounterWrong", "user counter", func(b *txn, u, g string) error {
-			return b.meta.Put(metaUsers, u64(7))
+			return b.meta().Put(metaUsers, u64(7))
 		}},
 		{"DisplayStale", "shows", func(b *txn, u, g string) error {
-			return b.members.Put(pair(g, u), []byte("Someone Else"))
+			return b.members().Put(pair(g, u), []byte("Someone Else"))
 		}},
 		{"QueueOrderMissing", "order entry", func(b *txn, u, g string) error {
-			_, v := b.queue.Cursor().First()
-			return b.queueOrder.Delete(v[:8])
+			_, v := b.queue().Cursor().First()
+			return b.queueOrder().Delete(v[:8])
 		}},
 	}
 	for _, d := range damages {

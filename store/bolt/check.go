@@ -77,7 +77,7 @@ func split(k []byte) (string, string, bool) {
 
 func (c *checker) run(b *txn) {
 	users := make(map[string]*store.User)
-	_ = b.users.ForEach(func(k, v []byte) error {
+	_ = b.users().ForEach(func(k, v []byte) error {
 		u, err := decodeUser(v)
 		if err != nil {
 			c.fail("user %q: %v", k, err)
@@ -86,14 +86,14 @@ func (c *checker) run(b *txn) {
 		if u.ID != string(k) {
 			c.fail("user %q: record has id %q", k, u.ID)
 		}
-		if owner := b.userNames.Get([]byte(strings.ToLower(u.UserName))); string(owner) != u.ID {
+		if owner := b.userNames().Get([]byte(strings.ToLower(u.UserName))); string(owner) != u.ID {
 			c.fail("user %q: userName %q indexed to %q", k, u.UserName, owner)
 		}
-		if u.ExternalID != "" && !has(b.externalIDs, pair(u.ExternalID, u.ID)) {
+		if u.ExternalID != "" && !has(b.externalIDs(), pair(u.ExternalID, u.ID)) {
 			c.fail("user %q: externalId not indexed", k)
 		}
 		for e := range emailKeys(u) {
-			if !has(b.emails, pair(e, u.ID)) {
+			if !has(b.emails(), pair(e, u.ID)) {
 				c.fail("user %q: email %q not indexed", k, e)
 			}
 		}
@@ -103,23 +103,23 @@ func (c *checker) run(b *txn) {
 		users[u.ID] = u
 		return nil
 	})
-	if n := getU64(b.meta, metaUsers); n != uint64(len(users)) {
+	if n := getU64(b.meta(), metaUsers); n != uint64(len(users)) {
 		c.fail("user counter %d, %d records", n, len(users))
 	}
-	_ = b.userNames.ForEach(func(k, v []byte) error {
+	_ = b.userNames().ForEach(func(k, v []byte) error {
 		if u := users[string(v)]; u == nil || strings.ToLower(u.UserName) != string(k) {
 			c.fail("userName index %q points to %q, which does not have it", k, v)
 		}
 		return nil
 	})
-	_ = b.externalIDs.ForEach(func(k, _ []byte) error {
+	_ = b.externalIDs().ForEach(func(k, _ []byte) error {
 		ext, id, ok := split(k)
 		if u := users[id]; !ok || u == nil || u.ExternalID != ext {
 			c.fail("externalId index entry %q does not match a user", k)
 		}
 		return nil
 	})
-	_ = b.emails.ForEach(func(k, _ []byte) error {
+	_ = b.emails().ForEach(func(k, _ []byte) error {
 		e, id, ok := split(k)
 		if u := users[id]; !ok || u == nil || !emailKeys(u)[e] {
 			c.fail("email index entry %q does not match a user", k)
@@ -128,7 +128,7 @@ func (c *checker) run(b *txn) {
 	})
 
 	groups := make(map[string]bool)
-	_ = b.groups.ForEach(func(k, v []byte) error {
+	_ = b.groups().ForEach(func(k, v []byte) error {
 		g, err := decodeGroup(v)
 		if err != nil {
 			c.fail("group %q: %v", k, err)
@@ -137,17 +137,17 @@ func (c *checker) run(b *txn) {
 		if g.ID != string(k) {
 			c.fail("group %q: record has id %q", k, g.ID)
 		}
-		if owner := b.groupNames.Get([]byte(strings.ToLower(g.DisplayName))); string(owner) != g.ID {
+		if owner := b.groupNames().Get([]byte(strings.ToLower(g.DisplayName))); string(owner) != g.ID {
 			c.fail("group %q: displayName %q indexed to %q", k, g.DisplayName, owner)
 		}
 		groups[g.ID] = true
 		return nil
 	})
-	if n := getU64(b.meta, metaGroups); n != uint64(len(groups)) {
+	if n := getU64(b.meta(), metaGroups); n != uint64(len(groups)) {
 		c.fail("group counter %d, %d records", n, len(groups))
 	}
-	_ = b.groupNames.ForEach(func(k, v []byte) error {
-		raw := b.groups.Get(v)
+	_ = b.groupNames().ForEach(func(k, v []byte) error {
+		raw := b.groups().Get(v)
 		if raw == nil {
 			c.fail("displayName index %q points to missing group %q", k, v)
 			return nil
@@ -159,7 +159,7 @@ func (c *checker) run(b *txn) {
 	})
 
 	counts := make(map[string]uint64)
-	_ = b.members.ForEach(func(k, v []byte) error {
+	_ = b.members().ForEach(func(k, v []byte) error {
 		g, uid, ok := split(k)
 		if !ok || !groups[g] {
 			c.fail("member entry %q of missing group", k)
@@ -171,7 +171,7 @@ func (c *checker) run(b *txn) {
 			c.fail("member entry %q of missing user", k)
 			return nil
 		}
-		if !has(b.memberOf, pair(uid, g)) {
+		if !has(b.memberOf(), pair(uid, g)) {
 			c.fail("member entry %q has no memberOf entry", k)
 		}
 		if string(v) != display(u) {
@@ -179,14 +179,14 @@ func (c *checker) run(b *txn) {
 		}
 		return nil
 	})
-	_ = b.memberOf.ForEach(func(k, _ []byte) error {
+	_ = b.memberOf().ForEach(func(k, _ []byte) error {
 		uid, g, ok := split(k)
-		if !ok || !has(b.members, pair(g, uid)) {
+		if !ok || !has(b.members(), pair(g, uid)) {
 			c.fail("memberOf entry %q has no member entry", k)
 		}
 		return nil
 	})
-	_ = b.memberCounts.ForEach(func(k, v []byte) error {
+	_ = b.memberCounts().ForEach(func(k, v []byte) error {
 		if !groups[string(k)] {
 			c.fail("member count of missing group %q", k)
 		}
@@ -196,30 +196,30 @@ func (c *checker) run(b *txn) {
 		return nil
 	})
 	for g, n := range counts {
-		if b.memberCounts.Get([]byte(g)) == nil {
+		if b.memberCounts().Get([]byte(g)) == nil {
 			c.fail("group %q: no member count, %d entries", g, n)
 		}
 	}
 
-	_ = b.queue.ForEach(func(k, v []byte) error {
+	_ = b.queue().ForEach(func(k, v []byte) error {
 		if _, ok := store.ParseKey(string(k)); !ok || len(v) != 16 {
 			c.fail("queue entry %q malformed", k)
 			return nil
 		}
-		if ks := b.queueOrder.Get(v[:8]); string(ks) != string(k) {
+		if ks := b.queueOrder().Get(v[:8]); string(ks) != string(k) {
 			c.fail("queue entry %q: order entry %d holds %q", k, binary.BigEndian.Uint64(v[:8]), ks)
 		}
 		return nil
 	})
-	_ = b.queueOrder.ForEach(func(k, v []byte) error {
-		if qv := b.queue.Get(v); len(qv) != 16 || !bytes.Equal(qv[:8], k) {
+	_ = b.queueOrder().ForEach(func(k, v []byte) error {
+		if qv := b.queue().Get(v); len(qv) != 16 || !bytes.Equal(qv[:8], k) {
 			c.fail("queue order entry %x for %q has no matching queue entry", k, v)
 		}
 		return nil
 	})
 
 	var last uint64
-	_ = b.events.ForEach(func(k, v []byte) error {
+	_ = b.events().ForEach(func(k, v []byte) error {
 		var e store.Event
 		if len(k) != 8 {
 			c.fail("event key %x malformed", k)

@@ -37,7 +37,7 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test re-executes the test binary")
 	}
-	const rounds = 8
+	const rounds = 10
 	seed := uint64(20240611)
 	if v, err := strconv.ParseUint(os.Getenv("CRASH_SEED"), 10, 64); err == nil {
 		seed = v
@@ -60,7 +60,7 @@ func TestCrash(t *testing.T) {
 		var delay time.Duration
 		waitReady := round == 0 || round%4 != 3
 		if waitReady {
-			delay = time.Duration(20+rng.IntN(400)) * time.Millisecond
+			delay = time.Duration(20+rng.IntN(700)) * time.Millisecond
 		}
 		lines := runCrashChild(t, path, round, waitReady, delay)
 		n := 0

@@ -34,7 +34,7 @@ var errTxDone = errors.New("group transaction is over")
 func newGroupTx(b *txn, g *store.Group) *groupTx {
 	return &groupTx{
 		b: b, g: g, id: g.ID,
-		count: getU64(b.memberCounts, []byte(g.ID)),
+		count: getU64(b.memberCounts(), []byte(g.ID)),
 		orig:  make(map[string]bool),
 	}
 }
@@ -45,7 +45,7 @@ func (t *groupTx) HasMember(userID string) bool {
 	if t.done {
 		return false
 	}
-	return t.b.members.Get(pair(t.id, userID)) != nil
+	return t.b.members().Get(pair(t.id, userID)) != nil
 }
 
 func (t *groupTx) AddMember(userID string) error {
@@ -53,10 +53,10 @@ func (t *groupTx) AddMember(userID string) error {
 		return fmt.Errorf("bolt: add member %q: %w", userID, errTxDone)
 	}
 	key := pair(t.id, userID)
-	if t.b.members.Get(key) != nil {
+	if t.b.members().Get(key) != nil {
 		return nil
 	}
-	raw := t.b.users.Get([]byte(userID))
+	raw := t.b.users().Get([]byte(userID))
 	if raw == nil || !validID(userID) {
 		return fmt.Errorf("bolt: add member %q to group %q: %w", userID, t.id, store.ErrNotFound)
 	}
@@ -64,10 +64,10 @@ func (t *groupTx) AddMember(userID string) error {
 	if err != nil {
 		return fmt.Errorf("bolt: add member %q to group %q: %w", userID, t.id, err)
 	}
-	if err := t.b.members.Put(key, []byte(d)); err != nil {
+	if err := t.b.members().Put(key, []byte(d)); err != nil {
 		return fmt.Errorf("bolt: add member %q to group %q: %w", userID, t.id, err)
 	}
-	if err := t.b.memberOf.Put(pair(userID, t.id), nil); err != nil {
+	if err := t.b.memberOf().Put(pair(userID, t.id), nil); err != nil {
 		return fmt.Errorf("bolt: add member %q to group %q: %w", userID, t.id, err)
 	}
 	t.count++
@@ -82,13 +82,13 @@ func (t *groupTx) RemoveMember(userID string) error {
 		return fmt.Errorf("bolt: remove member %q: %w", userID, errTxDone)
 	}
 	key := pair(t.id, userID)
-	if t.b.members.Get(key) == nil {
+	if t.b.members().Get(key) == nil {
 		return nil
 	}
-	if err := t.b.members.Delete(key); err != nil {
+	if err := t.b.members().Delete(key); err != nil {
 		return fmt.Errorf("bolt: remove member %q from group %q: %w", userID, t.id, err)
 	}
-	if err := t.b.memberOf.Delete(pair(userID, t.id)); err != nil {
+	if err := t.b.memberOf().Delete(pair(userID, t.id)); err != nil {
 		return fmt.Errorf("bolt: remove member %q from group %q: %w", userID, t.id, err)
 	}
 	t.count--
@@ -111,7 +111,7 @@ func (t *groupTx) MemberCount() int { return int(t.count) }
 // before the callback.
 func (t *groupTx) changes() (added, removed []string) {
 	for uid, was := range t.orig {
-		is := t.b.members.Get(pair(t.id, uid)) != nil
+		is := t.b.members().Get(pair(t.id, uid)) != nil
 		switch {
 		case is && !was:
 			added = append(added, uid)
@@ -128,10 +128,10 @@ func (t *groupTx) changes() (added, removed []string) {
 // whose membership changed.
 func (t *groupTx) finish(added, removed []string) error {
 	if t.count == 0 {
-		if err := t.b.memberCounts.Delete([]byte(t.id)); err != nil {
+		if err := t.b.memberCounts().Delete([]byte(t.id)); err != nil {
 			return err
 		}
-	} else if err := t.b.memberCounts.Put([]byte(t.id), u64(t.count)); err != nil {
+	} else if err := t.b.memberCounts().Put([]byte(t.id), u64(t.count)); err != nil {
 		return err
 	}
 	keys := make([]store.Key, 0, 1+len(added)+len(removed))
@@ -159,10 +159,10 @@ func memberDisplay(raw []byte) (string, error) {
 
 func (b *txn) groupMembers(id string) ([]store.Member, error) {
 	var out []store.Member
-	if n := getU64(b.memberCounts, []byte(id)); n > 0 {
+	if n := getU64(b.memberCounts(), []byte(id)); n > 0 {
 		out = make([]store.Member, 0, n)
 	}
-	err := scanPrefix(b.members, prefix(id), func(uid string, v []byte) error {
+	err := scanPrefix(b.members(), prefix(id), func(uid string, v []byte) error {
 		out = append(out, store.Member{UserID: uid, Display: string(v)})
 		return nil
 	})
@@ -194,7 +194,7 @@ func memberDetail(added, removed int) string {
 // touchGroup bumps a group's version and modification time because its
 // member list changed behind its back (a member user was deleted).
 func (b *txn) touchGroup(id string) error {
-	raw := b.groups.Get([]byte(id))
+	raw := b.groups().Get([]byte(id))
 	if raw == nil {
 		return fmt.Errorf("membership of missing group %q", id)
 	}
@@ -208,7 +208,7 @@ func (b *txn) touchGroup(id string) error {
 	if err != nil {
 		return fmt.Errorf("encode group: %w", err)
 	}
-	return b.groups.Put([]byte(id), data)
+	return b.groups().Put([]byte(id), data)
 }
 
 // CreateGroup stores g, assigning g.ID (when empty) and g.Meta, and runs
@@ -256,7 +256,7 @@ func watch[T any](fn func(T) error, fnErr *error) func(T) error {
 
 // createGroup stores a validated group and runs fn on it.
 func (b *txn) createGroup(actor store.Actor, ng store.Group, fn func(store.GroupTx) error) (*store.Group, error) {
-	if b.groups.Get([]byte(ng.ID)) != nil {
+	if b.groups().Get([]byte(ng.ID)) != nil {
 		return nil, fmt.Errorf("id %q: %w", ng.ID, store.ErrConflict)
 	}
 	rec := ng
@@ -277,10 +277,10 @@ func (b *txn) createGroup(actor store.Actor, ng store.Group, fn func(store.Group
 		return nil, err
 	}
 	name := []byte(strings.ToLower(rec.DisplayName))
-	if b.groupNames.Get(name) != nil {
+	if b.groupNames().Get(name) != nil {
 		return nil, fmt.Errorf("displayName %q: %w", rec.DisplayName, store.ErrConflict)
 	}
-	if err := b.groupNames.Put(name, []byte(rec.ID)); err != nil {
+	if err := b.groupNames().Put(name, []byte(rec.ID)); err != nil {
 		return nil, err
 	}
 	rec.Meta = store.Meta{Version: 1, Created: b.now, Modified: b.now}
@@ -288,10 +288,10 @@ func (b *txn) createGroup(actor store.Actor, ng store.Group, fn func(store.Group
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w: %w", store.ErrInvalid, err)
 	}
-	if err := b.groups.Put([]byte(rec.ID), data); err != nil {
+	if err := b.groups().Put([]byte(rec.ID), data); err != nil {
 		return nil, err
 	}
-	if err := addU64(b.meta, metaGroups, 1); err != nil {
+	if err := addU64(b.meta(), metaGroups, 1); err != nil {
 		return nil, err
 	}
 	added, _ := gt.changes()
@@ -313,7 +313,7 @@ func (b *txn) createGroup(actor store.Actor, ng store.Group, fn func(store.Group
 func (s *Store) GetGroup(ctx context.Context, id string) (*store.Group, error) {
 	var data []byte
 	err := s.read(ctx, func(b *txn) error {
-		data = bytes.Clone(b.groups.Get([]byte(id)))
+		data = bytes.Clone(b.groups().Get([]byte(id)))
 		return nil
 	})
 	if err != nil {
@@ -334,7 +334,7 @@ func (s *Store) GetGroup(ctx context.Context, id string) (*store.Group, error) {
 func (s *Store) GroupMembers(ctx context.Context, id string) ([]store.Member, error) {
 	var out []store.Member
 	err := s.read(ctx, func(b *txn) error {
-		if b.groups.Get([]byte(id)) == nil {
+		if b.groups().Get([]byte(id)) == nil {
 			return store.ErrNotFound
 		}
 		var err error
@@ -370,7 +370,7 @@ func (s *Store) UpdateGroup(ctx context.Context, actor store.Actor, id string, i
 }
 
 func (b *txn) updateGroup(actor store.Actor, id string, ifVersion uint64, fn func(store.GroupTx) error) (*store.Group, error) {
-	raw := b.groups.Get([]byte(id))
+	raw := b.groups().Get([]byte(id))
 	if raw == nil {
 		return nil, store.ErrNotFound
 	}
@@ -414,13 +414,13 @@ func (b *txn) updateGroup(actor store.Actor, id string, ifVersion uint64, fn fun
 		return old, nil
 	}
 	if oldName, newName := strings.ToLower(old.DisplayName), strings.ToLower(g.DisplayName); oldName != newName {
-		if owner := b.groupNames.Get([]byte(newName)); owner != nil && string(owner) != id {
+		if owner := b.groupNames().Get([]byte(newName)); owner != nil && string(owner) != id {
 			return nil, fmt.Errorf("displayName %q: %w", g.DisplayName, store.ErrConflict)
 		}
-		if err := b.groupNames.Delete([]byte(oldName)); err != nil {
+		if err := b.groupNames().Delete([]byte(oldName)); err != nil {
 			return nil, err
 		}
-		if err := b.groupNames.Put([]byte(newName), []byte(id)); err != nil {
+		if err := b.groupNames().Put([]byte(newName), []byte(id)); err != nil {
 			return nil, err
 		}
 	}
@@ -430,7 +430,7 @@ func (b *txn) updateGroup(actor store.Actor, id string, ifVersion uint64, fn fun
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w: %w", store.ErrInvalid, err)
 	}
-	if err := b.groups.Put([]byte(id), data); err != nil {
+	if err := b.groups().Put([]byte(id), data); err != nil {
 		return nil, err
 	}
 	var parts []string
@@ -467,7 +467,7 @@ func (b *txn) updateGroup(actor store.Actor, id string, ifVersion uint64, fn fun
 // It returns ErrNotFound for an unknown id.
 func (s *Store) DeleteGroup(ctx context.Context, actor store.Actor, id string, ifVersion uint64) error {
 	err := s.write(ctx, func(b *txn) error {
-		raw := b.groups.Get([]byte(id))
+		raw := b.groups().Get([]byte(id))
 		if raw == nil {
 			return store.ErrNotFound
 		}
@@ -479,7 +479,7 @@ func (s *Store) DeleteGroup(ctx context.Context, actor store.Actor, id string, i
 			return fmt.Errorf("stored version %d, caller has %d: %w", g.Meta.Version, ifVersion, store.ErrVersionMismatch)
 		}
 		var users []string
-		if err := scanPrefix(b.members, prefix(id), func(uid string, _ []byte) error {
+		if err := scanPrefix(b.members(), prefix(id), func(uid string, _ []byte) error {
 			users = append(users, uid)
 			return nil
 		}); err != nil {
@@ -488,24 +488,24 @@ func (s *Store) DeleteGroup(ctx context.Context, actor store.Actor, id string, i
 		keys := make([]store.Key, 0, 1+len(users))
 		keys = append(keys, store.Key{Kind: store.KindGroup, ID: id})
 		for _, uid := range users {
-			if err := b.members.Delete(pair(id, uid)); err != nil {
+			if err := b.members().Delete(pair(id, uid)); err != nil {
 				return err
 			}
-			if err := b.memberOf.Delete(pair(uid, id)); err != nil {
+			if err := b.memberOf().Delete(pair(uid, id)); err != nil {
 				return err
 			}
 			keys = append(keys, store.Key{Kind: store.KindUser, ID: uid})
 		}
-		if err := b.memberCounts.Delete([]byte(id)); err != nil {
+		if err := b.memberCounts().Delete([]byte(id)); err != nil {
 			return err
 		}
-		if err := b.groupNames.Delete([]byte(strings.ToLower(g.DisplayName))); err != nil {
+		if err := b.groupNames().Delete([]byte(strings.ToLower(g.DisplayName))); err != nil {
 			return err
 		}
-		if err := b.groups.Delete([]byte(id)); err != nil {
+		if err := b.groups().Delete([]byte(id)); err != nil {
 			return err
 		}
-		if err := addU64(b.meta, metaGroups, -1); err != nil {
+		if err := addU64(b.meta(), metaGroups, -1); err != nil {
 			return err
 		}
 		detail := ""
@@ -528,11 +528,11 @@ func (s *Store) DeleteGroup(ctx context.Context, actor store.Actor, id string, i
 func (s *Store) FindGroupByName(ctx context.Context, displayName string) (*store.Group, error) {
 	var data []byte
 	err := s.read(ctx, func(b *txn) error {
-		id := b.groupNames.Get([]byte(strings.ToLower(displayName)))
+		id := b.groupNames().Get([]byte(strings.ToLower(displayName)))
 		if id == nil {
 			return store.ErrNotFound
 		}
-		data = bytes.Clone(b.groups.Get(id))
+		data = bytes.Clone(b.groups().Get(id))
 		if data == nil {
 			return fmt.Errorf("name index entry for missing group %q", id)
 		}
@@ -552,7 +552,7 @@ func (s *Store) FindGroupByName(ctx context.Context, displayName string) (*store
 // `after`, a page per read transaction (see ScanUsers).
 func (s *Store) ScanGroups(ctx context.Context, after string, fn func(*store.Group) bool) error {
 	for {
-		page, err := s.readPage(ctx, bucketGroups, after)
+		page, err := s.readPage(ctx, iGroups, after)
 		if err != nil {
 			return fmt.Errorf("bolt: scan groups: %w", err)
 		}
@@ -579,7 +579,7 @@ func (s *Store) ScanGroups(ctx context.Context, after string, fn func(*store.Gro
 func (s *Store) CountGroups(ctx context.Context) (int, error) {
 	var n uint64
 	err := s.read(ctx, func(b *txn) error {
-		n = getU64(b.meta, metaGroups)
+		n = getU64(b.meta(), metaGroups)
 		return nil
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 // appendEvent adds one audit event with the next sequence number.
 func (b *txn) appendEvent(actor store.Actor, op string, kind store.Kind, id, detail string) error {
-	seq, err := b.events.NextSequence()
+	seq, err := b.events().NextSequence()
 	if err != nil {
 		return fmt.Errorf("next event seq: %w", err)
 	}
@@ -24,7 +24,7 @@ func (b *txn) appendEvent(actor store.Actor, op string, kind store.Kind, id, det
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	return b.events.Put(u64(seq), data)
+	return b.events().Put(u64(seq), data)
 }
 
 // enqueue records keys as pending with a fresh sequence, replacing an
@@ -37,22 +37,22 @@ func (b *txn) enqueue(keys ...store.Key) error {
 		if b.enqueued[ks] {
 			continue
 		}
-		if old := b.queue.Get([]byte(ks)); len(old) == 16 {
-			if err := b.queueOrder.Delete(old[:8]); err != nil {
+		if old := b.queue().Get([]byte(ks)); len(old) == 16 {
+			if err := b.queueOrder().Delete(old[:8]); err != nil {
 				return err
 			}
 		}
-		seq, err := b.queueOrder.NextSequence()
+		seq, err := b.queueOrder().NextSequence()
 		if err != nil {
 			return fmt.Errorf("next queue seq: %w", err)
 		}
 		v := make([]byte, 16)
 		binary.BigEndian.PutUint64(v[:8], seq)
 		binary.BigEndian.PutUint64(v[8:], uint64(b.now.UnixNano()))
-		if err := b.queue.Put([]byte(ks), v); err != nil {
+		if err := b.queue().Put([]byte(ks), v); err != nil {
 			return err
 		}
-		if err := b.queueOrder.Put(v[:8], []byte(ks)); err != nil {
+		if err := b.queueOrder().Put(v[:8], []byte(ks)); err != nil {
 			return err
 		}
 		if b.enqueued == nil {
@@ -71,7 +71,7 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]store.Ev
 	}
 	var raw [][]byte
 	err := s.read(ctx, func(b *txn) error {
-		c := b.events.Cursor()
+		c := b.events().Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
 			if limit > 0 && len(raw) >= limit {
 				break
@@ -115,7 +115,7 @@ func (s *Store) Enqueue(ctx context.Context, keys ...store.Key) error {
 func (s *Store) Pending(ctx context.Context, limit int) ([]store.QueueItem, error) {
 	var out []store.QueueItem
 	err := s.read(ctx, func(b *txn) error {
-		c := b.queueOrder.Cursor()
+		c := b.queueOrder().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if limit > 0 && len(out) >= limit {
 				break
@@ -125,7 +125,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]store.QueueItem, erro
 				return fmt.Errorf("malformed queue key %q", v)
 			}
 			item := store.QueueItem{Key: key, Seq: binary.BigEndian.Uint64(k)}
-			if qv := b.queue.Get(v); len(qv) == 16 {
+			if qv := b.queue().Get(v); len(qv) == 16 {
 				item.Since = time.Unix(0, int64(binary.BigEndian.Uint64(qv[8:]))).UTC()
 			}
 			out = append(out, item)
@@ -148,14 +148,14 @@ func (s *Store) Ack(ctx context.Context, items ...store.QueueItem) error {
 	err := s.write(ctx, func(b *txn) error {
 		for _, it := range items {
 			ks := []byte(it.Key.String())
-			v := b.queue.Get(ks)
+			v := b.queue().Get(ks)
 			if len(v) != 16 || binary.BigEndian.Uint64(v[:8]) != it.Seq {
 				continue
 			}
-			if err := b.queue.Delete(ks); err != nil {
+			if err := b.queue().Delete(ks); err != nil {
 				return err
 			}
-			if err := b.queueOrder.Delete(u64(it.Seq)); err != nil {
+			if err := b.queueOrder().Delete(u64(it.Seq)); err != nil {
 				return err
 			}
 		}
@@ -171,7 +171,7 @@ func (s *Store) Ack(ctx context.Context, items ...store.QueueItem) error {
 func (s *Store) GetSetting(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := s.read(ctx, func(b *txn) error {
-		v := b.settings.Get([]byte(name))
+		v := b.settings().Get([]byte(name))
 		if v == nil {
 			return store.ErrNotFound
 		}
@@ -198,7 +198,7 @@ func (s *Store) PutSetting(ctx context.Context, name string, value []byte) error
 	if v == nil {
 		v = []byte{}
 	}
-	err := s.write(ctx, func(b *txn) error { return b.settings.Put([]byte(name), v) })
+	err := s.write(ctx, func(b *txn) error { return b.settings().Put([]byte(name), v) })
 	if err != nil {
 		return fmt.Errorf("bolt: put setting %q: %w", name, err)
 	}

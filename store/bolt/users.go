@@ -77,26 +77,26 @@ func decodeUser(data []byte) (*store.User, error) {
 func (b *txn) indexUser(old, u *store.User) error {
 	newName := strings.ToLower(u.UserName)
 	if old == nil || strings.ToLower(old.UserName) != newName {
-		if owner := b.userNames.Get([]byte(newName)); owner != nil && string(owner) != u.ID {
+		if owner := b.userNames().Get([]byte(newName)); owner != nil && string(owner) != u.ID {
 			return fmt.Errorf("userName %q: %w", u.UserName, store.ErrConflict)
 		}
 		if old != nil {
-			if err := b.userNames.Delete([]byte(strings.ToLower(old.UserName))); err != nil {
+			if err := b.userNames().Delete([]byte(strings.ToLower(old.UserName))); err != nil {
 				return err
 			}
 		}
-		if err := b.userNames.Put([]byte(newName), []byte(u.ID)); err != nil {
+		if err := b.userNames().Put([]byte(newName), []byte(u.ID)); err != nil {
 			return err
 		}
 	}
 	if old == nil || old.ExternalID != u.ExternalID {
 		if old != nil && old.ExternalID != "" {
-			if err := b.externalIDs.Delete(pair(old.ExternalID, u.ID)); err != nil {
+			if err := b.externalIDs().Delete(pair(old.ExternalID, u.ID)); err != nil {
 				return err
 			}
 		}
 		if u.ExternalID != "" {
-			if err := b.externalIDs.Put(pair(u.ExternalID, u.ID), nil); err != nil {
+			if err := b.externalIDs().Put(pair(u.ExternalID, u.ID), nil); err != nil {
 				return err
 			}
 		}
@@ -108,13 +108,13 @@ func (b *txn) indexUser(old, u *store.User) error {
 				delete(newEmails, e) // already indexed
 				continue
 			}
-			if err := b.emails.Delete(pair(e, u.ID)); err != nil {
+			if err := b.emails().Delete(pair(e, u.ID)); err != nil {
 				return err
 			}
 		}
 	}
 	for e := range newEmails {
-		if err := b.emails.Put(pair(e, u.ID), nil); err != nil {
+		if err := b.emails().Put(pair(e, u.ID), nil); err != nil {
 			return err
 		}
 	}
@@ -123,16 +123,16 @@ func (b *txn) indexUser(old, u *store.User) error {
 
 // unindexUser removes every index entry of u.
 func (b *txn) unindexUser(u *store.User) error {
-	if err := b.userNames.Delete([]byte(strings.ToLower(u.UserName))); err != nil {
+	if err := b.userNames().Delete([]byte(strings.ToLower(u.UserName))); err != nil {
 		return err
 	}
 	if u.ExternalID != "" {
-		if err := b.externalIDs.Delete(pair(u.ExternalID, u.ID)); err != nil {
+		if err := b.externalIDs().Delete(pair(u.ExternalID, u.ID)); err != nil {
 			return err
 		}
 	}
 	for e := range emailKeys(u) {
-		if err := b.emails.Delete(pair(e, u.ID)); err != nil {
+		if err := b.emails().Delete(pair(e, u.ID)); err != nil {
 			return err
 		}
 	}
@@ -165,7 +165,7 @@ func (s *Store) CreateUser(ctx context.Context, actor store.Actor, u *store.User
 
 // createUser stores a validated user with a fresh Meta.
 func (b *txn) createUser(actor store.Actor, nu store.User) (store.Meta, error) {
-	if b.users.Get([]byte(nu.ID)) != nil {
+	if b.users().Get([]byte(nu.ID)) != nil {
 		return store.Meta{}, fmt.Errorf("id %q: %w", nu.ID, store.ErrConflict)
 	}
 	if err := b.indexUser(nil, &nu); err != nil {
@@ -176,10 +176,10 @@ func (b *txn) createUser(actor store.Actor, nu store.User) (store.Meta, error) {
 	if err != nil {
 		return store.Meta{}, fmt.Errorf("encode: %w: %w", store.ErrInvalid, err)
 	}
-	if err := b.users.Put([]byte(nu.ID), data); err != nil {
+	if err := b.users().Put([]byte(nu.ID), data); err != nil {
 		return store.Meta{}, err
 	}
-	if err := addU64(b.meta, metaUsers, 1); err != nil {
+	if err := addU64(b.meta(), metaUsers, 1); err != nil {
 		return store.Meta{}, err
 	}
 	if err := b.appendEvent(actor, "create", store.KindUser, nu.ID, ""); err != nil {
@@ -195,7 +195,7 @@ func (b *txn) createUser(actor store.Actor, nu store.User) (store.Meta, error) {
 func (s *Store) GetUser(ctx context.Context, id string) (*store.User, error) {
 	var data []byte
 	err := s.read(ctx, func(b *txn) error {
-		data = bytes.Clone(b.users.Get([]byte(id)))
+		data = bytes.Clone(b.users().Get([]byte(id)))
 		return nil
 	})
 	if err != nil {
@@ -262,7 +262,7 @@ func (s *Store) UpdateUser(ctx context.Context, actor store.Actor, id string, if
 }
 
 func (b *txn) updateUser(actor store.Actor, id string, ifVersion uint64, fn func(store.UserTx) error) (*store.User, error) {
-	raw := b.users.Get([]byte(id))
+	raw := b.users().Get([]byte(id))
 	if raw == nil {
 		return nil, store.ErrNotFound
 	}
@@ -307,19 +307,19 @@ func (b *txn) updateUser(actor store.Actor, id string, ifVersion uint64, fn func
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w: %w", store.ErrInvalid, err)
 	}
-	if err := b.users.Put([]byte(id), data); err != nil {
+	if err := b.users().Put([]byte(id), data); err != nil {
 		return nil, err
 	}
 	if d := display(u); d != display(old) {
 		var groups []string
-		if err := scanPrefix(b.memberOf, prefix(id), func(g string, _ []byte) error {
+		if err := scanPrefix(b.memberOf(), prefix(id), func(g string, _ []byte) error {
 			groups = append(groups, g)
 			return nil
 		}); err != nil {
 			return nil, err
 		}
 		for _, g := range groups {
-			if err := b.members.Put(pair(g, id), []byte(d)); err != nil {
+			if err := b.members().Put(pair(g, id), []byte(d)); err != nil {
 				return nil, err
 			}
 		}
@@ -338,7 +338,7 @@ func (b *txn) updateUser(actor store.Actor, id string, ifVersion uint64, fn func
 // enqueues the user and those groups.
 func (s *Store) DeleteUser(ctx context.Context, actor store.Actor, id string, ifVersion uint64) error {
 	err := s.write(ctx, func(b *txn) error {
-		raw := b.users.Get([]byte(id))
+		raw := b.users().Get([]byte(id))
 		if raw == nil {
 			return store.ErrNotFound
 		}
@@ -350,7 +350,7 @@ func (s *Store) DeleteUser(ctx context.Context, actor store.Actor, id string, if
 			return fmt.Errorf("stored version %d, caller has %d: %w", u.Meta.Version, ifVersion, store.ErrVersionMismatch)
 		}
 		var groups []string
-		if err := scanPrefix(b.memberOf, prefix(id), func(g string, _ []byte) error {
+		if err := scanPrefix(b.memberOf(), prefix(id), func(g string, _ []byte) error {
 			groups = append(groups, g)
 			return nil
 		}); err != nil {
@@ -358,13 +358,13 @@ func (s *Store) DeleteUser(ctx context.Context, actor store.Actor, id string, if
 		}
 		keys := []store.Key{{Kind: store.KindUser, ID: id}}
 		for _, g := range groups {
-			if err := b.memberOf.Delete(pair(id, g)); err != nil {
+			if err := b.memberOf().Delete(pair(id, g)); err != nil {
 				return err
 			}
-			if err := b.members.Delete(pair(g, id)); err != nil {
+			if err := b.members().Delete(pair(g, id)); err != nil {
 				return err
 			}
-			if err := addU64(b.memberCounts, []byte(g), -1); err != nil {
+			if err := addU64(b.memberCounts(), []byte(g), -1); err != nil {
 				return err
 			}
 			if err := b.touchGroup(g); err != nil {
@@ -375,10 +375,10 @@ func (s *Store) DeleteUser(ctx context.Context, actor store.Actor, id string, if
 		if err := b.unindexUser(u); err != nil {
 			return err
 		}
-		if err := b.users.Delete([]byte(id)); err != nil {
+		if err := b.users().Delete([]byte(id)); err != nil {
 			return err
 		}
-		if err := addU64(b.meta, metaUsers, -1); err != nil {
+		if err := addU64(b.meta(), metaUsers, -1); err != nil {
 			return err
 		}
 		detail := ""
@@ -417,26 +417,26 @@ func (s *Store) FindUsers(ctx context.Context, q store.UserQuery) ([]*store.User
 		}
 		switch {
 		case q.UserName != nil:
-			if id := b.userNames.Get([]byte(strings.ToLower(*q.UserName))); id != nil {
+			if id := b.userNames().Get([]byte(strings.ToLower(*q.UserName))); id != nil {
 				ids = append(ids, string(id))
 			}
 		case q.ExternalID != nil:
 			if *q.ExternalID == "" {
 				return nil
 			}
-			if err := scanPrefix(b.externalIDs, prefix(*q.ExternalID), collect); err != nil {
+			if err := scanPrefix(b.externalIDs(), prefix(*q.ExternalID), collect); err != nil {
 				return err
 			}
 		case q.Email != nil:
 			if *q.Email == "" {
 				return nil
 			}
-			if err := scanPrefix(b.emails, prefix(strings.ToLower(*q.Email)), collect); err != nil {
+			if err := scanPrefix(b.emails(), prefix(strings.ToLower(*q.Email)), collect); err != nil {
 				return err
 			}
 		}
 		for _, id := range ids {
-			v := b.users.Get([]byte(id))
+			v := b.users().Get([]byte(id))
 			if v == nil {
 				return fmt.Errorf("index entry for missing user %q", id)
 			}
@@ -463,7 +463,7 @@ func (s *Store) FindUsers(ctx context.Context, q store.UserQuery) ([]*store.User
 // transaction, so fn may be slow; it sees writes made between pages.
 func (s *Store) ScanUsers(ctx context.Context, after string, fn func(*store.User) bool) error {
 	for {
-		page, err := s.readPage(ctx, bucketUsers, after)
+		page, err := s.readPage(ctx, iUsers, after)
 		if err != nil {
 			return fmt.Errorf("bolt: scan users: %w", err)
 		}
@@ -488,10 +488,10 @@ func (s *Store) ScanUsers(ctx context.Context, after string, fn func(*store.User
 
 // readPage copies out up to scanPage values of bucket with keys after
 // `after`.
-func (s *Store) readPage(ctx context.Context, bucket []byte, after string) ([][]byte, error) {
+func (s *Store) readPage(ctx context.Context, bucket int, after string) ([][]byte, error) {
 	var page [][]byte
 	err := s.read(ctx, func(b *txn) error {
-		c := b.tx.Bucket(bucket).Cursor()
+		c := b.bucket(bucket).Cursor()
 		k, v := c.Seek([]byte(after))
 		if k != nil && string(k) == after {
 			k, v = c.Next()
@@ -508,7 +508,7 @@ func (s *Store) readPage(ctx context.Context, bucket []byte, after string) ([][]
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n uint64
 	err := s.read(ctx, func(b *txn) error {
-		n = getU64(b.meta, metaUsers)
+		n = getU64(b.meta(), metaUsers)
 		return nil
 	})
 	if err != nil {
@@ -522,10 +522,10 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 func (s *Store) UserGroups(ctx context.Context, userID string) ([]string, error) {
 	var out []string
 	err := s.read(ctx, func(b *txn) error {
-		if b.users.Get([]byte(userID)) == nil {
+		if b.users().Get([]byte(userID)) == nil {
 			return store.ErrNotFound
 		}
-		return scanPrefix(b.memberOf, prefix(userID), func(g string, _ []byte) error {
+		return scanPrefix(b.memberOf(), prefix(userID), func(g string, _ []byte) error {
 			out = append(out, g)
 			return nil
 		})
