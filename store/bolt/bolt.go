@@ -60,17 +60,11 @@ const SchemaVersion = 1
 const (
 	// DefaultTimeout is how long Open waits for the file lock.
 	DefaultTimeout = 5 * time.Second
-	// DefaultMaxBatchDelay is how long the first write of a batch waits
-	// for others to share its commit. A lone writer pays it once per
-	// write, next to two fdatasyncs of about 1.5 ms each on the reference
-	// machine; a shorter wait lets concurrent writers split into many
-	// small batches, each paying its own fsync.
-	DefaultMaxBatchDelay = 2 * time.Millisecond
-	// DefaultMaxBatchSize is how many writes start a commit without
-	// waiting for the delay. Sixteen writes already share one fsync
-	// sixteen ways; waiting for more only adds latency, and further
-	// writers form the next batch while this one commits.
-	DefaultMaxBatchSize = 16
+	// DefaultMaxBatchSize is the most writes one commit carries. Writes
+	// that arrive while a commit is on its way to disk wait for it and
+	// then share the next one, so a lone writer pays one commit (no
+	// timer) and concurrent writers share fsyncs.
+	DefaultMaxBatchSize = 64
 )
 
 // Options configures Open. The zero value is what a server should use.
@@ -86,9 +80,6 @@ type Options struct {
 	// Logger receives a few lifecycle messages (open, close). Nil
 	// discards them.
 	Logger *slog.Logger
-	// MaxBatchDelay bounds how long a write waits for others to join its
-	// commit. Zero means DefaultMaxBatchDelay.
-	MaxBatchDelay time.Duration
 	// MaxBatchSize bounds how many writes share one commit. Zero means
 	// DefaultMaxBatchSize.
 	MaxBatchSize int
@@ -100,6 +91,13 @@ type Store struct {
 	db   *bbolt.DB
 	path string
 	log  *slog.Logger
+
+	// writes feeds the committer goroutine (see write).
+	writes   chan *writeReq
+	maxBatch int
+	stopped  chan struct{}
+	closing  sync.RWMutex
+	closed   bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,13 +170,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.MaxBatchDelay
-	if db.MaxBatchDelay <= 0 {
-		db.MaxBatchDelay = DefaultMaxBatchDelay
-	}
-	db.MaxBatchSize = opts.MaxBatchSize
-	if db.MaxBatchSize <= 0 {
-		db.MaxBatchSize = DefaultMaxBatchSize
+	maxBatch := opts.MaxBatchSize
+	if maxBatch <= 0 {
+		maxBatch = DefaultMaxBatchSize
 	}
 
 	// A file with every bucket and the right schema needs no write (and
@@ -222,13 +216,20 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	log.Info("store opened", "path", path, "new", created,
 		"users", users, "groups", groups, "elapsed", time.Since(start))
-	return &Store{db: db, path: path, log: log}, nil
+	st := &Store{db: db, path: path, log: log, writes: make(chan *writeReq, 256), maxBatch: maxBatch, stopped: make(chan struct{})}
+	go st.commitLoop()
+	return st, nil
 }
 
 // Close waits for running transactions and closes the file. Calling it
 // again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Lock()
+		s.closed = true
+		close(s.writes)
+		s.closing.Unlock()
+		<-s.stopped // every accepted write has its answer
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("bolt: close: %w", err)
 			return
@@ -241,20 +242,143 @@ func (s *Store) Close() error {
 // Path is the file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// write runs fn in a batched write transaction. fn may run more than once
-// and must rebuild all of its results on each run.
+// lingerMax bounds how long the committer waits for the writers of its
+// last batch to come back; lingerStep is one wait. A lone writer never
+// waits: its last batch had one write.
+const (
+	lingerMax  = 500 * time.Microsecond
+	lingerStep = 100 * time.Microsecond
+)
+
+// errClosed answers a write made after Close.
+var errClosed = errors.New("bolt: the store is closed")
+
+// errBatchFailed aborts a group commit in which one write failed.
+var errBatchFailed = errors.New("a write in the batch failed")
+
+// writeReq is one write waiting for the committer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(b *txn) error
+	done chan error
+}
+
+// write runs fn in a write transaction and returns once it is on disk.
+//
+// Writes go through one committer goroutine (group commit): it takes
+// every write that is waiting, runs them in one transaction and answers
+// them all after its fsync. A lone writer pays one commit and no timer;
+// writers that arrive while a commit is on its way to disk share the
+// next one. fn may run more than once (when another write of its batch
+// fails, the batch is re-run without it) and must rebuild all of its
+// results on each run.
 func (s *Store) write(ctx context.Context, fn func(b *txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bbolt.Tx) error {
-		// A caller that gave up before its turn gets its error and the
-		// write does not happen; once committed it stands.
-		if err := ctx.Err(); err != nil {
-			return err
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errClosed
+	}
+	s.writes <- req
+	s.closing.RUnlock()
+	return <-req.done
+}
+
+// commitLoop is the committer: it batches waiting writes until Close.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	batch := make([]*writeReq, 0, s.maxBatch)
+	prev := 0
+	for req := range s.writes {
+		batch = append(batch[:0], req)
+		// Take what is waiting; when fewer than last time are here, the
+		// others are likely a moment away (their callers were answered
+		// by the last commit), so linger briefly for them rather than
+		// split the writers into alternating small and large commits.
+		deadline := time.Now().Add(lingerMax)
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				continue
+			default:
+			}
+			wait := time.Until(deadline)
+			if len(batch) >= prev || wait <= 0 {
+				break drain
+			}
+			t := time.NewTimer(min(wait, lingerStep))
+			select {
+			case r, ok := <-s.writes:
+				t.Stop()
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			case <-t.C:
+			}
 		}
-		return fn(newTxn(tx))
-	})
+		prev = len(batch)
+		s.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction. When one write fails, the writes
+// before it are committed on their own, the failing one gets its error
+// and nothing of it is kept, and the rest follow: each caller sees what
+// it would have seen had the writes run one by one in arrival order.
+func (s *Store) commit(batch []*writeReq) {
+	for len(batch) > 0 {
+		failed, ferr := -1, error(nil)
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			for i, r := range batch {
+				// A caller that gave up before its turn gets its error
+				// and the write does not happen; once committed it
+				// stands.
+				err := r.ctx.Err()
+				if err == nil {
+					err = runSafely(r.fn, newTxn(tx))
+				}
+				if err != nil {
+					failed, ferr = i, err
+					return errBatchFailed
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			if err != nil {
+				err = fmt.Errorf("bolt: commit: %w", err)
+			}
+			for _, r := range batch {
+				r.done <- err
+			}
+			return
+		}
+		if failed > 0 {
+			s.commit(batch[:failed])
+		}
+		batch[failed].done <- ferr
+		batch = batch[failed+1:]
+	}
+}
+
+// runSafely turns a panic in a write callback into that write's error,
+// so one bad callback cannot take the committer (and every writer) down.
+func runSafely(fn func(b *txn) error, b *txn) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("bolt: write callback panicked: %v", v)
+		}
+	}()
+	return fn(b)
 }
 
 // read runs fn in a read transaction. Byte slices obtained in fn are valid
