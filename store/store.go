@@ -241,6 +241,9 @@ type Store interface {
 	GetSetting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error
 
+	// StatusStore keeps what each connector did with each key.
+	StatusStore
+
 	// Close releases the store; it waits for running transactions.
 	Close() error
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", eventTests},
 		{"Queue", queueTests},
 		{"Settings", settingTests},
+		{"Status", statusTests},
 		{"Concurrency", concurrencyTests},
 		{"Context", contextTests},
 	}

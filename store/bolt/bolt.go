@@ -27,6 +27,8 @@
 //	queue                  Key.String() -> u64 seq, u64 unix nanoseconds
 //	queue.order            u64 seq -> Key.String() (oldest enqueue first)
 //	settings               name -> value
+//	status                 Key.String() "\x00" connector -> JSON of store.Status
+//	due                    connector "\x00" u64 unix nanoseconds Key.String() -> empty
 //
 // Non-unique indexes keep one key per (value, id) pair, so a lookup is a
 // prefix scan and a change touches only the keys of the one record.
@@ -103,7 +105,10 @@ type Store struct {
 	closeErr  error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.StatusStore = (*Store)(nil)
+)
 
 // Bucket indexes into bucketNames.
 const (
@@ -121,6 +126,8 @@ const (
 	iQueue
 	iQueueOrder
 	iSettings
+	iStatus
+	iDue
 )
 
 // bucketNames are the bucket names, in the order of the constants above.
@@ -139,6 +146,8 @@ var bucketNames = [...][]byte{
 	iQueue:        []byte("queue"),
 	iQueueOrder:   []byte("queue.order"),
 	iSettings:     []byte("settings"),
+	iStatus:       []byte("status"),
+	iDue:          []byte("due"),
 }
 
 var (
@@ -440,6 +449,8 @@ func (b *txn) events() *bbolt.Bucket       { return b.bucket(iEvents) }
 func (b *txn) queue() *bbolt.Bucket        { return b.bucket(iQueue) }
 func (b *txn) queueOrder() *bbolt.Bucket   { return b.bucket(iQueueOrder) }
 func (b *txn) settings() *bbolt.Bucket     { return b.bucket(iSettings) }
+func (b *txn) status() *bbolt.Bucket       { return b.bucket(iStatus) }
+func (b *txn) due() *bbolt.Bucket          { return b.bucket(iDue) }
 
 // errNeedWrite tells Open that the file needs buckets created.
 var errNeedWrite = errors.New("file needs initialising")

@@ -147,15 +147,7 @@ func (s *Store) Ack(ctx context.Context, items ...store.QueueItem) error {
 	}
 	err := s.write(ctx, func(b *txn) error {
 		for _, it := range items {
-			ks := []byte(it.Key.String())
-			v := b.queue().Get(ks)
-			if len(v) != 16 || binary.BigEndian.Uint64(v[:8]) != it.Seq {
-				continue
-			}
-			if err := b.queue().Delete(ks); err != nil {
-				return err
-			}
-			if err := b.queueOrder().Delete(u64(it.Seq)); err != nil {
+			if err := b.ack(it); err != nil {
 				return err
 			}
 		}
@@ -203,4 +195,17 @@ func (s *Store) PutSetting(ctx context.Context, name string, value []byte) error
 		return fmt.Errorf("bolt: put setting %q: %w", name, err)
 	}
 	return nil
+}
+
+// ack removes it from the queue unless the key was enqueued again since.
+func (b *txn) ack(it store.QueueItem) error {
+	ks := []byte(it.Key.String())
+	v := b.queue().Get(ks)
+	if len(v) != 16 || binary.BigEndian.Uint64(v[:8]) != it.Seq {
+		return nil
+	}
+	if err := b.queue().Delete(ks); err != nil {
+		return err
+	}
+	return b.queueOrder().Delete(u64(it.Seq))
 }
