@@ -1,0 +1,252 @@
+// Package admin serves scimbridge's admin HTTP API: the provisioning
+// status of users and connectors, retry and resync. It has its own bearer
+// token, distinct from the SCIM token, because it acts on every
+// connector.
+//
+//	GET  /admin/v1/status                      per-connector counts and the keys not ok
+//	GET  /admin/v1/users/{id or userName}      one user's status with every connector
+//	POST /admin/v1/users/{id or userName}/retry  retry that user now (unparks it)
+//	POST /admin/v1/resync                      queue every user and group that needs it
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/fanout"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// Config configures the admin API.
+type Config struct {
+	// Store is read for users and statuses. Required.
+	Store store.Store
+	// Reconciler, when set, is woken after a retry and runs resyncs.
+	Reconciler *fanout.Reconciler
+	// Connectors are the names of the configured connectors.
+	Connectors []string
+	// TokenHashes are the SHA-256 hashes of the accepted admin tokens.
+	TokenHashes [][sha256.Size]byte
+	// Logger receives failures; nil discards.
+	Logger *slog.Logger
+}
+
+// Handler serves the admin API under /admin/v1.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+// NewHandler builds the admin API.
+func NewHandler(cfg Config) (*Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("admin: Store is required")
+	}
+	if len(cfg.TokenHashes) == 0 {
+		return nil, errors.New("admin: at least one token is required")
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.mux.HandleFunc("GET /admin/v1/status", h.status)
+	h.mux.HandleFunc("GET /admin/v1/users/{user}", h.user)
+	h.mux.HandleFunc("POST /admin/v1/users/{user}/retry", h.retry)
+	h.mux.HandleFunc("POST /admin/v1/resync", h.resync)
+	return h, nil
+}
+
+// ServeHTTP checks the admin token and serves the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := r.Header.Get("Authorization")
+	if len(a) < 7 || !strings.EqualFold(a[:7], "bearer ") || !h.valid(strings.TrimSpace(a[7:])) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge-admin"`)
+		writeErr(w, http.StatusUnauthorized, "a valid admin bearer token is required")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) valid(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	ok := false
+	for _, t := range h.cfg.TokenHashes {
+		if subtle.ConstantTimeCompare(sum[:], t[:]) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// StatusView is one connector's view of one key, as the API returns it.
+type StatusView struct {
+	Connector   string     `json:"connector"`
+	Key         string     `json:"key"`
+	State       string     `json:"state"`
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"lastError,omitempty"`
+	LastAttempt *time.Time `json:"lastAttempt,omitempty"`
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
+	RemoteID    string     `json:"remoteId,omitempty"`
+}
+
+func viewOf(s store.Status) StatusView {
+	t := func(v time.Time) *time.Time {
+		if v.IsZero() {
+			return nil
+		}
+		return &v
+	}
+	v := StatusView{Connector: s.Connector, Key: s.Key.String(), State: string(s.State), Attempts: s.Attempts,
+		LastError: s.LastError, LastAttempt: t(s.LastAttempt), LastSuccess: t(s.LastSuccess), RemoteID: s.RemoteID}
+	if s.State == store.StateFailed || s.State == store.StatePending {
+		v.NextAttempt = t(s.NextAttempt)
+	}
+	return v
+}
+
+// Summary is the answer of GET /admin/v1/status.
+type Summary struct {
+	Connectors []ConnectorSummary `json:"connectors"`
+}
+
+// ConnectorSummary counts a connector's keys by state and lists those
+// that are not ok (at most 100).
+type ConnectorSummary struct {
+	Name     string         `json:"name"`
+	Counts   map[string]int `json:"counts"`
+	Problems []StatusView   `json:"problems"`
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	var sum Summary
+	for _, name := range h.cfg.Connectors {
+		cs := ConnectorSummary{Name: name, Counts: map[string]int{}, Problems: []StatusView{}}
+		err := h.cfg.Store.ScanStatuses(r.Context(), name, func(s store.Status) bool {
+			cs.Counts[string(s.State)]++
+			if s.State != store.StateOK && len(cs.Problems) < 100 {
+				cs.Problems = append(cs.Problems, viewOf(s))
+			}
+			return true
+		})
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		sort.Slice(cs.Problems, func(i, j int) bool { return cs.Problems[i].Key < cs.Problems[j].Key })
+		sum.Connectors = append(sum.Connectors, cs)
+	}
+	writeJSON(w, http.StatusOK, sum)
+}
+
+// UserStatus is the answer of GET /admin/v1/users/{user}.
+type UserStatus struct {
+	ID       string       `json:"id"`
+	UserName string       `json:"userName"`
+	Active   bool         `json:"active"`
+	Groups   []string     `json:"groups"`
+	Statuses []StatusView `json:"statuses"`
+}
+
+// findUser resolves an id or a userName.
+func (h *Handler) findUser(ctx context.Context, ref string) (*store.User, error) {
+	if u, err := h.cfg.Store.GetUser(ctx, ref); err == nil {
+		return u, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	us, err := h.cfg.Store.FindUsers(ctx, store.UserQuery{UserName: &ref})
+	if err != nil {
+		return nil, err
+	}
+	if len(us) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return us[0], nil
+}
+
+func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
+	u, err := h.findUser(r.Context(), r.PathValue("user"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := UserStatus{ID: u.ID, UserName: u.UserName, Active: u.Active, Statuses: []StatusView{}}
+	gids, err := h.cfg.Store.UserGroups(r.Context(), u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, gid := range gids {
+		if g, err := h.cfg.Store.GetGroup(r.Context(), gid); err == nil {
+			out.Groups = append(out.Groups, g.DisplayName)
+		}
+	}
+	sts, err := h.cfg.Store.Statuses(r.Context(), store.Key{Kind: store.KindUser, ID: u.ID})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, s := range sts {
+		out.Statuses = append(out.Statuses, viewOf(s))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) retry(w http.ResponseWriter, r *http.Request) {
+	u, err := h.findUser(r.Context(), r.PathValue("user"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.cfg.Store.Retry(r.Context(), store.Key{Kind: store.KindUser, ID: u.ID}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if h.cfg.Reconciler != nil {
+		h.cfg.Reconciler.Kick()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": u.ID, "userName": u.UserName, "result": "queued"})
+}
+
+func (h *Handler) resync(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Reconciler == nil {
+		writeErr(w, http.StatusConflict, "no connectors are configured")
+		return
+	}
+	n, err := h.cfg.Reconciler.Resync(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeErr(w, http.StatusNotFound, "no such user")
+		return
+	}
+	h.log.Error("admin request failed", "path", r.URL.Path, "err", err)
+	writeErr(w, http.StatusInternalServerError, "internal error; the server log has the details")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
