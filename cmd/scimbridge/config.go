@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/scimbridge/scimbridge/fanout/gitea"
 )
 
 // Config is scimbridge's configuration. Values come from, lowest
@@ -34,6 +36,13 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// SCIM tunes the SCIM endpoint.
 	SCIM SCIMConfig `yaml:"scim"`
+	// Admin configures the admin API (/admin/v1) and its token.
+	Admin AdminConfig `yaml:"admin"`
+	// Fanout tunes the reconciler that provisions into the connectors.
+	Fanout FanoutConfig `yaml:"fanout"`
+	// Connectors configures the services to provision into. A connector
+	// without configuration is off.
+	Connectors ConnectorsConfig `yaml:"connectors"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM/SIGINT. Env SCIMBRIDGE_SHUTDOWN_TIMEOUT. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
@@ -65,6 +74,39 @@ type SCIMConfig struct {
 	BulkMaxOperations int `yaml:"bulkMaxOperations"`
 	// BulkMaxPayloadBytes caps a Bulk request body. Default 4 MiB.
 	BulkMaxPayloadBytes int64 `yaml:"bulkMaxPayloadBytes"`
+}
+
+// AdminConfig configures the admin API.
+type AdminConfig struct {
+	// TokenFile names a file holding the admin bearer token. Env
+	// SCIMBRIDGE_ADMIN_TOKEN (env only) sets it directly. With neither,
+	// one is generated on first start and printed once, like the SCIM
+	// token.
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// FanoutConfig tunes the reconciler.
+type FanoutConfig struct {
+	// Workers is the number of concurrent reconciles per connector.
+	// Default 4.
+	Workers int `yaml:"workers"`
+	// Rate caps reconciles per second per connector (0: no cap).
+	Rate float64 `yaml:"rate"`
+	// ResyncInterval is how often every user and group is checked again
+	// to repair drift made by hand downstream. Default 1h; "-1s"
+	// disables it.
+	ResyncInterval time.Duration `yaml:"resyncInterval"`
+	// MaxBackoff caps the wait between attempts on a failing key.
+	// Default 5m.
+	MaxBackoff time.Duration `yaml:"maxBackoff"`
+}
+
+// ConnectorsConfig holds one optional section per service.
+type ConnectorsConfig struct {
+	// Gitea provisions accounts linked to the OAuth2 auth source and
+	// teams (see fanout/gitea). The admin token comes from
+	// SCIMBRIDGE_GITEA_TOKEN or gitea.tokenFile.
+	Gitea *gitea.Config `yaml:"gitea"`
 }
 
 func defaultConfig() Config {
@@ -117,6 +159,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	env("SCIMBRIDGE_LOG_LEVEL", &cfg.Log.Level)
 	env("SCIMBRIDGE_LOG_FORMAT", &cfg.Log.Format)
 	env("SCIMBRIDGE_SCIM_TOKEN_FILE", &cfg.SCIM.TokenFile)
+	env("SCIMBRIDGE_ADMIN_TOKEN_FILE", &cfg.Admin.TokenFile)
 	if v := getenv("SCIMBRIDGE_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -249,3 +249,40 @@ func TestTokensCommand(t *testing.T) {
 		t.Fatalf("unknown command: %d, want 2", code)
 	}
 }
+
+func TestStatusAndRetryCommands(t *testing.T) {
+	env := map[string]string{"SCIMBRIDGE_SCIM_TOKEN": "env-token-that-is-long-enough", "SCIMBRIDGE_ADMIN_TOKEN": "admin-token-long-enough"}
+	m, printed, stop := startMain(t, t.TempDir(), env)
+	defer stop()
+	if strings.Contains(printed.String(), "scimbadm_") {
+		t.Fatal("an admin token was generated although SCIMBRIDGE_ADMIN_TOKEN is set")
+	}
+	base := "http://" + m.Addr()
+	req, _ := http.NewRequest("POST", base+"/scim/v2/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice"}`))
+	req.Header.Set("Authorization", "Bearer "+env["SCIMBRIDGE_SCIM_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	var out, errb bytes.Buffer
+	getenv := envOf(env)
+	if code := run(t.Context(), []string{"status", "--url", base}, &out, &errb, getenv); code != 0 || !strings.Contains(out.String(), "no connectors") {
+		t.Fatalf("status: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"status", "alice", "--url", base}, &out, &errb, getenv); code != 0 || !strings.Contains(out.String(), "user alice") {
+		t.Fatalf("status alice: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"retry", "alice", "--url", base}, &out, &errb, getenv); code != 0 || !strings.Contains(out.String(), "queued") {
+		t.Fatalf("retry: %d %q %q", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	if code := run(t.Context(), []string{"status", "--url", base, "--token", "wrong-wrong-wrong-wrong"}, &out, &errb, getenv); code != 1 || !strings.Contains(errb.String(), "admin bearer token") {
+		t.Fatalf("status with a wrong token: %d %q", code, errb.String())
+	}
+	if code := run(t.Context(), []string{"retry", "nobody", "--url", base}, &out, &errb, getenv); code != 1 {
+		t.Fatalf("retry nobody: %d", code)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scimbridge/scimbridge/fanout"
+	"github.com/scimbridge/scimbridge/fanout/admin"
+	"github.com/scimbridge/scimbridge/fanout/gitea"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/bulk"
 	"github.com/scimbridge/scimbridge/store/bolt"
@@ -37,6 +41,8 @@ type Main struct {
 	srv   *http.Server
 	ln    net.Listener
 	ready atomic.Bool
+	// rec is nil when no connector is configured.
+	rec *fanout.Reconciler
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -114,9 +120,39 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	conns, err := m.connectors(ctx)
+	if err != nil {
+		return err
+	}
+	var names []string
+	if len(conns) > 0 {
+		m.rec = fanout.New(st, conns, fanout.Options{
+			Workers:        m.Config.Fanout.Workers,
+			Rate:           m.Config.Fanout.Rate,
+			ResyncInterval: m.Config.Fanout.ResyncInterval,
+			MaxBackoff:     m.Config.Fanout.MaxBackoff,
+			Logger:         m.Logger.With("component", "fanout"),
+		})
+		for _, c := range conns {
+			names = append(names, c.Name())
+		}
+	}
+	adminTokens, err := bootstrapTokens(ctx, st, adminTokenKind, m.Config.Admin.TokenFile, m.Getenv, m.Stdout, m.Logger)
+	if err != nil {
+		return err
+	}
+	hashes := make([][sha256.Size]byte, len(adminTokens))
+	for i, t := range adminTokens {
+		hashes[i] = t.Hash
+	}
+	ah, err := admin.NewHandler(admin.Config{Store: st, Reconciler: m.rec, Connectors: names, TokenHashes: hashes, Logger: m.Logger.With("component", "admin")})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", h)
 	mux.Handle("/scim/v2", h)
+	mux.Handle("/admin/v1/", ah)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -146,6 +182,31 @@ func (m *Main) Open(ctx context.Context) error {
 	return nil
 }
 
+// connectors opens the configured connectors.
+func (m *Main) connectors(ctx context.Context) ([]fanout.Connector, error) {
+	var out []fanout.Connector
+	if gc := m.Config.Connectors.Gitea; gc != nil {
+		token, err := gitea.LoadToken(*gc, m.Getenv)
+		if err != nil {
+			return nil, fmt.Errorf("connectors.gitea: %w", err)
+		}
+		c, err := gitea.Open(*gc, token, m.Logger.With("connector", "gitea"))
+		if err != nil {
+			return nil, fmt.Errorf("connectors.gitea: %w", err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = c.Check(cctx)
+		cancel()
+		if err != nil {
+			// Not fatal: Gitea may be down now and up later; the
+			// reconciler backs off and reports it in status.
+			m.Logger.Warn("gitea check failed; provisioning will retry", "err", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // pathIfBase appends the SCIM path to a configured base URL.
 func pathIfBase(base string) string {
 	if base == "" {
@@ -162,6 +223,16 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.ln) }()
+	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
+	recDone := make(chan struct{})
+	if m.rec != nil {
+		go func() { defer close(recDone); _ = m.rec.Run(recCtx) }()
+	} else {
+		close(recDone)
+	}
+	// The reconciler stops after the HTTP server: in-flight SCIM writes
+	// are on disk and queued either way; the queue survives restarts.
+	defer func() { stopRec(); <-recDone }()
 	m.ready.Store(true)
 	m.Logger.Info("serving", "addr", m.Addr(), "scim", "http://"+m.Addr()+"/scim/v2")
 	select {

@@ -58,10 +58,10 @@ func saveTokens(ctx context.Context, st store.Store, ts []storedToken) error {
 
 // newToken returns a random token: 32 bytes, base64url, prefixed so that
 // secret scanners and people recognise it.
-func newToken() string {
+func newToken(prefix string) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	return "scimb_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func toAuth(ts []storedToken) (scim.Tokens, error) {
@@ -78,50 +78,84 @@ func toAuth(ts []storedToken) (scim.Tokens, error) {
 	return out, nil
 }
 
-// scimTokens decides which bearer tokens the SCIM endpoint accepts:
-// SCIMBRIDGE_SCIM_TOKEN or the token file when set, plus the tokens stored
-// in the data folder; with none of these, it generates one, stores its
-// hash and prints it once.
+// tokenKind is one family of bearer tokens: the SCIM tokens identity
+// providers use, or the admin tokens operators use.
+type tokenKind struct {
+	setting string // store setting holding the hashes
+	prefix  string // of generated tokens, so people and scanners know them
+	env     string // environment variable that sets a token
+	label   string // for messages
+	hint    string // printed with a generated token
+}
+
+var (
+	scimTokenKind = tokenKind{setting: tokensSetting, prefix: "scimb_", env: "SCIMBRIDGE_SCIM_TOKEN", label: "SCIM",
+		hint: "Give it to your identity provider as the SCIM secret token. Add more with\n\"scimbridge tokens create NAME\"."}
+	adminTokenKind = tokenKind{setting: "admin.tokens", prefix: "scimbadm_", env: "SCIMBRIDGE_ADMIN_TOKEN", label: "admin",
+		hint: "Use it for the admin API and \"scimbridge status\" (export SCIMBRIDGE_ADMIN_TOKEN=...)."}
+)
+
+// scimTokens decides which bearer tokens the SCIM endpoint accepts.
 func scimTokens(ctx context.Context, st store.Store, c SCIMConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger) (scim.Tokens, error) {
-	stored, err := loadTokens(ctx, st)
-	if err != nil {
+	return bootstrapTokens(ctx, st, scimTokenKind, c.TokenFile, getenv, stdout, log)
+}
+
+// bootstrapTokens returns the accepted tokens of one kind: the one from
+// the environment or the token file when set, plus the ones stored in the
+// data folder; with none of these, it generates one, stores its hash and
+// prints it once.
+func bootstrapTokens(ctx context.Context, st store.Store, kind tokenKind, tokenFile string, getenv func(string) string, stdout io.Writer, log *slog.Logger) (scim.Tokens, error) {
+	b, err := st.GetSetting(ctx, kind.setting)
+	var stored []storedToken
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
 		return nil, err
+	default:
+		if err := json.Unmarshal(b, &stored); err != nil {
+			return nil, fmt.Errorf("stored %s tokens are corrupt: %w", kind.label, err)
+		}
 	}
 	auth, err := toAuth(stored)
 	if err != nil {
 		return nil, err
 	}
-	explicit := getenv("SCIMBRIDGE_SCIM_TOKEN")
-	source := "SCIMBRIDGE_SCIM_TOKEN"
-	if explicit == "" && c.TokenFile != "" {
-		b, err := os.ReadFile(c.TokenFile)
+	explicit := getenv(kind.env)
+	source := kind.env
+	if explicit == "" && tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("scim token file: %w", err)
+			return nil, fmt.Errorf("%s token file: %w", kind.label, err)
 		}
 		explicit, source = strings.TrimSpace(string(b)), "token file"
 		if explicit == "" {
-			return nil, fmt.Errorf("scim token file %s is empty", c.TokenFile)
+			return nil, fmt.Errorf("%s token file %s is empty", kind.label, tokenFile)
 		}
 	}
 	if explicit != "" {
 		if len(explicit) < 16 {
-			return nil, fmt.Errorf("the SCIM token from %s is too short: use at least 16 characters", source)
+			return nil, fmt.Errorf("the %s token from %s is too short: use at least 16 characters", kind.label, source)
 		}
-		log.Info("scim token configured", "source", source)
+		log.Info("token configured", "kind", kind.label, "source", source)
 		return append(auth, scim.Token{Name: "configured", Hash: scim.HashToken(explicit)}), nil
 	}
 	if len(auth) > 0 {
-		log.Info("scim tokens loaded", "count", len(auth))
+		log.Info("tokens loaded", "kind", kind.label, "count", len(auth))
 		return auth, nil
 	}
-	tok := newToken()
+	tok := newToken(kind.prefix)
 	h := scim.HashToken(tok)
 	stored = append(stored, storedToken{Name: "default", SHA256: hex.EncodeToString(h[:]), Created: time.Now().UTC()})
-	if err := saveTokens(ctx, st, stored); err != nil {
-		return nil, fmt.Errorf("store the new scim token: %w", err)
+	data, err := json.Marshal(stored)
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(stdout, "\nA SCIM bearer token was created. It is shown only this once; only its hash is stored.\n\n    %s\n\nGive it to your identity provider as the SCIM secret token. Add more with\n\"scimbridge tokens create NAME\".\n\n", tok)
-	log.Info("scim token created", "name", "default")
+	if err := st.PutSetting(ctx, kind.setting, data); err != nil {
+		return nil, fmt.Errorf("store the new %s token: %w", kind.label, err)
+	}
+	fmt.Fprintf(stdout, "\nA%s %s bearer token was created. It is shown only this once; only its hash is stored.\n\n    %s\n\n%s\n\n",
+		map[bool]string{true: "n", false: ""}[kind.label == "admin"], kind.label, tok, kind.hint)
+	log.Info("token created", "kind", kind.label, "name", "default")
 	return scim.Tokens{{Name: "default", Hash: h}}, nil
 }
 
@@ -170,7 +204,7 @@ func cmdTokens(ctx context.Context, args []string, stdout, stderr io.Writer, get
 				return fmt.Errorf("a token named %q exists; revoke it first", name)
 			}
 		}
-		tok := newToken()
+		tok := newToken(scimTokenKind.prefix)
 		h := scim.HashToken(tok)
 		ts = append(ts, storedToken{Name: name, SHA256: hex.EncodeToString(h[:]), Created: time.Now().UTC()})
 		if err := saveTokens(ctx, st, ts); err != nil {

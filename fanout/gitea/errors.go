@@ -1,0 +1,95 @@
+package gitea
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	sdk "code.gitea.io/sdk/gitea"
+
+	"github.com/scimbridge/scimbridge/fanout"
+)
+
+// defaultRetryAfter is the wait after a 429 or 503 without a usable
+// Retry-After header.
+const defaultRetryAfter = 30 * time.Second
+
+// statusError is an answer of Gitea's outside 2xx.
+type statusError struct {
+	status int
+	// msg is Gitea's message, as the SDK reports it.
+	msg string
+}
+
+func (e *statusError) Error() string {
+	msg := fmt.Sprintf("status %d: %s", e.status, e.msg)
+	switch e.status {
+	case http.StatusUnauthorized:
+		msg += " (is the access token valid?)"
+	case http.StatusForbidden:
+		msg += " (the token must belong to a site administrator and have every scope)"
+	}
+	return msg
+}
+
+// isStatus reports whether err is, or wraps, an answer with that status.
+func isStatus(err error, status int) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status == status
+}
+
+// classify turns an SDK error into the connector's: 429 and 503 ask for a
+// retry after Retry-After; other 5xx answers, a 408, an unreadable 2xx
+// answer and network errors are retried; any other answer is terminal, as
+// is a request that could not even be built (it would fail again).
+func classify(op string, resp *sdk.Response, err error) error {
+	if resp != nil && resp.Response != nil && resp.StatusCode/100 != 2 {
+		wrapped := fmt.Errorf("gitea: %s: %w", op, &statusError{status: resp.StatusCode, msg: strings.TrimSpace(err.Error())})
+		switch s := resp.StatusCode; {
+		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
+			return fanout.RetryAfter(wrapped, retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		case s >= 500, s == http.StatusRequestTimeout:
+			return wrapped
+		default:
+			return fanout.Terminal(wrapped)
+		}
+	}
+	wrapped := fmt.Errorf("gitea: %s: %w", op, err)
+	if resp != nil {
+		return wrapped
+	}
+	var uerr *url.Error
+	var nerr net.Error
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &uerr) || errors.As(err, &nerr) {
+		return wrapped
+	}
+	return fanout.Terminal(wrapped)
+}
+
+// retryAfter reads a Retry-After value: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return defaultRetryAfter
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 1 {
+			return time.Second
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d >= time.Second {
+			return d.Round(time.Second)
+		}
+		return time.Second
+	}
+	return defaultRetryAfter
+}
