@@ -74,8 +74,9 @@ type Reconciler struct {
 	mu      sync.Mutex
 	stats   map[string]*Counters
 	running map[string]map[store.Key]bool
-	paused  map[string]time.Time // connector -> no attempts before
-	streak  map[string]int       // connector -> consecutive failures
+	paused  map[string]time.Time     // connector -> no attempts before
+	fed     map[string]chan struct{} // connector -> woken after a dispatch
+	streak  map[string]int           // connector -> consecutive failures
 }
 
 // Counters are a connector's running totals, for metrics and status.
@@ -88,11 +89,12 @@ func New(st Store, conns []Connector, opts Options) *Reconciler {
 	opts.defaults()
 	r := &Reconciler{st: st, conns: conns, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1),
 		stats: map[string]*Counters{}, running: map[string]map[store.Key]bool{},
-		paused: map[string]time.Time{}, streak: map[string]int{}}
+		paused: map[string]time.Time{}, streak: map[string]int{}, fed: map[string]chan struct{}{}}
 	for _, c := range conns {
 		r.names = append(r.names, c.Name())
 		r.stats[c.Name()] = &Counters{}
 		r.running[c.Name()] = map[store.Key]bool{}
+		r.fed[c.Name()] = make(chan struct{}, 1)
 	}
 	return r
 }
@@ -182,6 +184,12 @@ func (r *Reconciler) dispatch(ctx context.Context) error {
 		if err := r.st.Dispatch(ctx, items, r.names); err != nil {
 			return err
 		}
+		for _, ch := range r.fed {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
 		if len(items) < 512 {
 			return nil
 		}
@@ -199,12 +207,15 @@ func (r *Reconciler) feed(ctx context.Context, c Connector, jobs chan<- store.St
 	var last time.Time
 	t := time.NewTicker(r.opts.Poll)
 	defer t.Stop()
+	limit := r.opts.Workers * 8
 	for {
 		r.mu.Lock()
 		until := r.paused[name]
 		r.mu.Unlock()
+		full := false
 		if now := time.Now(); now.After(until) {
-			due, err := r.st.Due(ctx, name, now, r.opts.Workers*8)
+			due, err := r.st.Due(ctx, name, now, limit)
+			full = len(due) == limit
 			if err != nil && ctx.Err() == nil {
 				r.log.Error("read due queue", "connector", name, "err", err)
 			}
@@ -234,10 +245,19 @@ func (r *Reconciler) feed(ctx context.Context, c Connector, jobs chan<- store.St
 				}
 			}
 		}
+		if full {
+			// More are due: read on as soon as the workers took these,
+			// instead of idling until the next tick.
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.fed[name]:
 		}
 	}
 }

@@ -82,6 +82,9 @@ type Config struct {
 	MaxResults int
 	// Bulk bounds the /Bulk endpoint; zero fields take the defaults.
 	Bulk bulk.Config
+	// OnWrite, when set, is called after every successful write (to wake
+	// the reconciler); it must not block.
+	OnWrite func()
 }
 
 // Handler is the SCIM HTTP surface. It implements http.Handler.
@@ -259,10 +262,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, scimErr(http.StatusMethodNotAllowed, "", "Bulk takes POST"))
 			return
 		}
-		h.bulk.ServeHTTP(w, r)
+		h.bulk.ServeHTTP(h.notifying(w, r), r)
 		return
 	}
-	h.serve(w, r, st)
+	h.serve(h.notifying(w, r), r, st)
+}
+
+// notifying calls Config.OnWrite after a successful write request.
+func (h *Handler) notifying(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	if h.cfg.OnWrite == nil || r.Method == http.MethodGet {
+		return w
+	}
+	return &writeNotifier{ResponseWriter: w, fn: h.cfg.OnWrite}
+}
+
+type writeNotifier struct {
+	http.ResponseWriter
+	fn   func()
+	done bool
+}
+
+func (w *writeNotifier) WriteHeader(code int) {
+	if !w.done && code >= 200 && code < 300 {
+		w.done = true
+		w.fn()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writeNotifier) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // serveAuthenticated serves a Bulk sub-request: it was authenticated as

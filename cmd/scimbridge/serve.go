@@ -116,6 +116,11 @@ func (m *Main) Open(ctx context.Context) error {
 			MaxOperations:  m.Config.SCIM.BulkMaxOperations,
 			MaxPayloadSize: m.Config.SCIM.BulkMaxPayloadBytes,
 		},
+		OnWrite: func() {
+			if m.rec != nil {
+				m.rec.Kick()
+			}
+		},
 	})
 	if err != nil {
 		return err

@@ -48,15 +48,18 @@ func (c *Connector) EnsureUser(ctx context.Context, u fanout.User) (fanout.Resul
 		return fanout.Result{}, fanout.Terminal(fmt.Errorf("gitea: user %q has no %s (the OIDC subject)", u.UserName, c.subjectAttributeName()))
 	}
 
-	acct, how, err := c.findUser(ctx, u, subject, true)
+	// The link (and the id of last time) first; an account to adopt by
+	// username or email is looked for only when creating collides with
+	// one (Gitea answers 422), so a new user costs a search and a create,
+	// not four calls.
+	acct, how, err := c.findUser(ctx, u, subject, false)
 	if err != nil {
 		return fanout.Result{}, err
 	}
 	var notes []string
-	switch {
-	case acct == nil:
+	if acct == nil {
 		var created bool
-		acct, created, err = c.createUser(ctx, u, subject)
+		acct, how, created, err = c.createUser(ctx, u, subject)
 		if err != nil {
 			return fanout.Result{}, err
 		}
@@ -64,13 +67,16 @@ func (c *Connector) EnsureUser(ctx context.Context, u fanout.User) (fanout.Resul
 			notes = append(notes, "created account "+acct.UserName)
 			c.log.InfoContext(ctx, "created account", "user", u.UserName, "account", acct.UserName, "account_id", acct.ID)
 		}
+	}
+	switch {
+	case how == 0:
 	case how == foundByUsername || how == foundByEmail:
 		by := map[found]string{foundByUsername: "username", foundByEmail: "email"}[how]
 		notes = append(notes, fmt.Sprintf("adopted existing account %s (by %s)", acct.UserName, by))
 		c.log.InfoContext(ctx, "adopting account", "user", u.UserName, "account", acct.UserName, "account_id", acct.ID, "by", by)
 	case how == foundByRemoteID:
 		notes = append(notes, fmt.Sprintf("relinked account %s to the user's new subject", acct.UserName))
-	case u.RemoteID != strconv.FormatInt(acct.ID, 10):
+	case how == foundBySubject && u.RemoteID != strconv.FormatInt(acct.ID, 10):
 		notes = append(notes, fmt.Sprintf("linked existing account %s (found by subject)", acct.UserName))
 	}
 
@@ -243,13 +249,14 @@ func (c *Connector) userByEmail(ctx context.Context, email string) (*sdk.User, e
 }
 
 // createUser creates u's account linked to subject. When Gitea answers
-// 422 because the account appeared meanwhile (a concurrent pass, or the
-// person's own first login), that account is returned, with created
-// false.
-func (c *Connector) createUser(ctx context.Context, u fanout.User, subject string) (acct *sdk.User, created bool, err error) {
+// 422 because the username or email is taken, or the account appeared
+// meanwhile (a concurrent pass, or the person's own first login), the
+// account is looked for by link, username and email and returned with how
+// it was found and created false, if it may be adopted.
+func (c *Connector) createUser(ctx context.Context, u fanout.User, subject string) (acct *sdk.User, how found, created bool, err error) {
 	name := username(u.UserName, u.Email, subject)
 	if u.Email == "" {
-		return nil, false, fanout.Terminal(fmt.Errorf("gitea: user %q has no email, which gitea requires to create account %q", u.UserName, name))
+		return nil, 0, false, fanout.Terminal(fmt.Errorf("gitea: user %q has no email, which gitea requires to create account %q", u.UserName, name))
 	}
 	no := false
 	opt := sdk.CreateUserOption{
@@ -267,15 +274,18 @@ func (c *Connector) createUser(ctx context.Context, u fanout.User, subject strin
 		return resp, err
 	})
 	if isStatus(err, http.StatusUnprocessableEntity) {
-		again, _, ferr := c.findUser(ctx, u, subject, false)
-		if ferr == nil && again != nil {
-			return again, false, nil
+		again, how, ferr := c.findUser(ctx, u, subject, true)
+		if ferr != nil {
+			return nil, 0, false, ferr
+		}
+		if again != nil {
+			return again, how, false, nil
 		}
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
-	return acct, true, nil
+	return acct, 0, true, nil
 }
 
 // fullName is the name to show in Gitea: displayName, else the given and

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scimbridge/conformance/harness"
+	"github.com/scimbridge/scimbridge/fanout/gitea"
+)
+
+// BenchmarkGiteaProvisioning measures, side by side against one real
+// Gitea, (a) a plain loop creating accounts through Gitea's admin API and
+// (b) the bridge: SCIM POSTs until every account is present in Gitea, at
+// the same concurrency, and reports both rates and their ratio.
+//
+//	go test -run XXX -bench GiteaProvisioning -benchtime 1x ./cmd/scimbridge/
+//
+// SCIMBRIDGE_BENCH_USERS (default 1000) and SCIMBRIDGE_BENCH_CONCURRENCY
+// (default 8) change the size.
+func BenchmarkGiteaProvisioning(b *testing.B) {
+	n := envInt("SCIMBRIDGE_BENCH_USERS", 1000)
+	conc := envInt("SCIMBRIDGE_BENCH_CONCURRENCY", 8)
+	idp := harness.StartOIDC(b, harness.OIDCOptions{})
+	g := harness.StartGitea(b, harness.GiteaOptions{OIDC: idp})
+	ctx := context.Background()
+	if _, err := g.AdminAPI(ctx, "POST", "/orgs", map[string]any{"username": "bench"}, nil); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		run := fmt.Sprintf("r%d%d", i, time.Now().UnixNano()%100000)
+
+		// (a) The plain loop: the fastest any client can create accounts.
+		var next atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					k := next.Add(1)
+					if k > int64(n) {
+						return
+					}
+					name := fmt.Sprintf("plain-%s-%d", run, k)
+					_, err := g.AdminAPI(ctx, "POST", "/admin/users", map[string]any{
+						"username": name, "email": name + "@example.com", "source_id": g.AuthSourceID,
+						"login_name": "sub-" + name, "must_change_password": false,
+					}, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		plain := float64(n) / time.Since(start).Seconds()
+
+		// (b) The bridge: SCIM in, Gitea out.
+		env := map[string]string{
+			"SCIMBRIDGE_SCIM_TOKEN":  "bench-scim-token-0123456789",
+			"SCIMBRIDGE_ADMIN_TOKEN": "bench-admin-token-0123456789",
+			"SCIMBRIDGE_GITEA_TOKEN": g.AdminToken,
+		}
+		cfg := defaultConfig()
+		cfg.Data, cfg.Addr = b.TempDir(), "127.0.0.1:0"
+		cfg.Fanout.Workers = conc
+		cfg.Fanout.ResyncInterval = -1
+		cfg.Connectors.Gitea = &gitea.Config{URL: g.URL, AuthSourceID: g.AuthSourceID, Organization: "bench"}
+		m := &Main{Config: cfg, Getenv: envOf(env)}
+		mctx, cancel := context.WithCancel(ctx)
+		if err := m.Open(mctx); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = m.Run(mctx); close(done) }()
+		base := "http://" + m.Addr() + "/scim/v2"
+		before, err := g.UserCount(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+		next.Store(0)
+		start = time.Now()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					k := next.Add(1)
+					if k > int64(n) {
+						return
+					}
+					name := fmt.Sprintf("bridge-%s-%d", run, k)
+					body, _ := json.Marshal(map[string]any{
+						"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name,
+						"externalId": "sub-" + name, "emails": []any{map[string]any{"value": name + "@example.com", "primary": true}},
+					})
+					req, _ := http.NewRequest("POST", base+"/Users", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+env["SCIMBRIDGE_SCIM_TOKEN"])
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != 201 {
+						b.Errorf("POST: %d", resp.StatusCode)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			c, err := g.UserCount(ctx)
+			if err == nil && c >= before+n {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d users reached Gitea", c-before, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		bridge := float64(n) / time.Since(start).Seconds()
+		cancel()
+		<-done
+		_ = m.Close()
+		b.ReportMetric(plain, "plain_users/s")
+		b.ReportMetric(bridge, "bridge_users/s")
+		b.ReportMetric(bridge/plain, "ratio")
+		fmt.Fprintf(os.Stderr, "gitea provisioning, %d users at concurrency %d: plain loop %.1f/s, bridge %.1f/s, ratio %.2f\n", n, conc, plain, bridge, bridge/plain)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
