@@ -221,6 +221,13 @@ func (r *Reconciler) feed(ctx context.Context, c Connector, jobs chan<- store.St
 			}
 			for _, st := range due {
 				r.mu.Lock()
+				if time.Now().Before(r.paused[name]) {
+					// An attempt of this batch failed: the connector
+					// waits, and so does the rest of the batch.
+					r.mu.Unlock()
+					full = false
+					break
+				}
 				busy := r.running[name][st.Key]
 				if !busy {
 					r.running[name][st.Key] = true

@@ -96,9 +96,15 @@ type FanoutConfig struct {
 	// to repair drift made by hand downstream. Default 1h; "-1s"
 	// disables it.
 	ResyncInterval time.Duration `yaml:"resyncInterval"`
+	// MinBackoff is the first wait after a failed attempt; it doubles
+	// with each further failure (with jitter). Default 1s.
+	MinBackoff time.Duration `yaml:"minBackoff"`
 	// MaxBackoff caps the wait between attempts on a failing key.
 	// Default 5m.
 	MaxBackoff time.Duration `yaml:"maxBackoff"`
+	// Poll is how often the queues are read when no write wakes the
+	// reconciler. Default 250ms.
+	Poll time.Duration `yaml:"poll"`
 }
 
 // ConnectorsConfig holds one optional section per service.

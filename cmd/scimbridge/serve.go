@@ -79,7 +79,7 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 // Open opens the store, loads or creates the SCIM token and binds the
 // listen address. It returns quickly with a clear error when the data
 // folder is locked by another process.
-func (m *Main) Open(ctx context.Context) error {
+func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Logger == nil {
 		m.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,14 +92,17 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	start := time.Now()
 	path := filepath.Join(m.Config.Data, dbFile)
 	st, err := bolt.Open(path, bolt.Options{Logger: m.Logger, Timeout: 2 * time.Second})
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return fmt.Errorf("open %s (is another scimbridge using this data folder?): %w", path, err)
 	}
 	m.store = st
-	m.Logger.Info("store opened", "path", path, "elapsed", time.Since(start).Round(time.Millisecond).String())
+	defer func() {
+		if err != nil {
+			_ = m.Close() // release the file lock on a failed start
+		}
+	}()
 
 	tokens, err := scimTokens(ctx, st, m.Config.SCIM, m.Getenv, m.Stdout, m.Logger)
 	if err != nil {
@@ -135,7 +138,9 @@ func (m *Main) Open(ctx context.Context) error {
 			Workers:        m.Config.Fanout.Workers,
 			Rate:           m.Config.Fanout.Rate,
 			ResyncInterval: m.Config.Fanout.ResyncInterval,
+			MinBackoff:     m.Config.Fanout.MinBackoff,
 			MaxBackoff:     m.Config.Fanout.MaxBackoff,
+			Poll:           m.Config.Fanout.Poll,
 			Logger:         m.Logger.With("component", "fanout"),
 		})
 		for _, c := range conns {
@@ -195,7 +200,7 @@ func (m *Main) connectors(ctx context.Context) ([]fanout.Connector, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connectors.gitea: %w", err)
 		}
-		c, err := gitea.Open(*gc, token, m.Logger.With("connector", "gitea"))
+		c, err := gitea.Open(*gc, token, m.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("connectors.gitea: %w", err)
 		}
