@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -27,5 +28,22 @@ func TestFastGetMatchesLibrary(t *testing.T) {
 	groups, _ := fast.Body["groups"].([]any)
 	if len(groups) != 1 || groups[0].(map[string]any)["value"] != g {
 		t.Fatalf("groups %v", fast.Body["groups"])
+	}
+}
+
+func TestFastGroupGetMatchesLibrary(t *testing.T) {
+	s := newTestServer(t)
+	a := s.createUser("fast-a", map[string]any{"displayName": `Ünïcödé "quoted" <b>&`})
+	b := s.createUser("fast-b", nil)
+	for _, members := range [][]string{nil, {a, b}} {
+		g := s.createGroup(fmt.Sprintf(`Team <%d> "x"`, len(members)), members...)
+		fast := s.do("GET", "/Groups/"+g, nil).must(t, 200)
+		slow := s.do("GET", "/Groups/"+g+"?excludedAttributes=nosuchattribute", nil).must(t, 200)
+		if !reflect.DeepEqual(fast.Body, slow.Body) {
+			t.Fatalf("fast and library renderings differ:\nfast %s\nslow %s", fast.Raw, slow.Raw)
+		}
+		if fast.Header.Get("ETag") == "" || fast.Header.Get("ETag") != slow.Header.Get("ETag") {
+			t.Fatalf("ETags %q vs %q", fast.Header.Get("ETag"), slow.Header.Get("ETag"))
+		}
 	}
 }

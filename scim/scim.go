@@ -406,8 +406,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 					return
 				}
 			}
-			if rh == resourceHandler(h.users) && !r.URL.Query().Has("attributes") && !r.URL.Query().Has("excludedAttributes") {
-				h.users.getUserFast(w, r, id)
+			if !r.URL.Query().Has("attributes") && !r.URL.Query().Has("excludedAttributes") {
+				if rh == resourceHandler(h.users) {
+					h.users.getUserFast(w, r, id)
+					return
+				}
+				h.groups.getGroupFast(w, r, id)
 				return
 			}
 			h.libFor(st.base).ServeHTTP(w, cloneWith(r, rel, nil))

@@ -217,6 +217,10 @@ type Store interface {
 	GetGroup(ctx context.Context, id string) (*Group, error)
 	// GroupMembers lists a group's members in user-id order.
 	GroupMembers(ctx context.Context, id string) ([]Member, error)
+	// GroupWithMembers reads a group and its members (in user-id order)
+	// in one consistent read: the members are those of the group's
+	// version. ErrNotFound for an unknown group.
+	GroupWithMembers(ctx context.Context, id string) (*Group, []Member, error)
 	// UpdateGroup is UpdateUser for groups; fn may also change members.
 	UpdateGroup(ctx context.Context, actor Actor, id string, ifVersion uint64, fn func(tx GroupTx) error) (*Group, error)
 	DeleteGroup(ctx context.Context, actor Actor, id string, ifVersion uint64) error

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -175,3 +176,36 @@ var statusTests = []test{
 		}
 	}},
 }
+
+var groupWithMembersTests = []test{{"OK", func(t *testing.T, s store.Store) {
+	a := &store.User{UserName: "gwm-a", DisplayName: "A", Active: true, Attributes: []byte(`{}`)}
+	b := &store.User{UserName: "gwm-b", Active: true, Attributes: []byte(`{}`)}
+	for _, u := range []*store.User{a, b} {
+		if err := s.CreateUser(t.Context(), actor, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &store.Group{DisplayName: "gwm", Attributes: []byte(`{}`)}
+	if err := s.CreateGroup(t.Context(), actor, g, func(tx store.GroupTx) error {
+		if err := tx.AddMember(a.ID); err != nil {
+			return err
+		}
+		return tx.AddMember(b.ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, ms, err := s.GroupWithMembers(t.Context(), g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != g.ID || got.Meta.Version != g.Meta.Version || len(ms) != 2 {
+		t.Fatalf("group %+v members %+v", got, ms)
+	}
+	disp := map[string]string{ms[0].UserID: ms[0].Display, ms[1].UserID: ms[1].Display}
+	if disp[a.ID] != "A" || disp[b.ID] != "gwm-b" {
+		t.Fatalf("displays %v", disp)
+	}
+	if _, _, err := s.GroupWithMembers(t.Context(), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown group: %v", err)
+	}
+}}}

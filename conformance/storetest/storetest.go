@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queue", queueTests},
 		{"Settings", settingTests},
 		{"Status", statusTests},
+		{"GroupWithMembers", groupWithMembersTests},
 		{"Concurrency", concurrencyTests},
 		{"Context", contextTests},
 	}

@@ -595,3 +595,28 @@ func memberCount(v []byte) uint64 {
 	}
 	return binary.BigEndian.Uint64(v)
 }
+
+// GroupWithMembers reads a group and its members in one read transaction,
+// so the members are those of the group's version.
+func (s *Store) GroupWithMembers(ctx context.Context, id string) (*store.Group, []store.Member, error) {
+	var data []byte
+	var members []store.Member
+	err := s.read(ctx, func(b *txn) error {
+		v := b.groups().Get([]byte(id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		data = bytes.Clone(v)
+		var err error
+		members, err = b.groupMembers(id)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bolt: get group %q: %w", id, err)
+	}
+	g, err := decodeGroup(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bolt: get group %q: %w", id, err)
+	}
+	return g, members, nil
+}
