@@ -3,14 +3,14 @@ package scim_test
 import (
 	"fmt"
 	"io"
-	"slices"
-	"time"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
