@@ -94,7 +94,7 @@ while IFS= read -r rep; do
 	[ -n "$rep" ] && go mod edit -replace="$rep"
 done < <(replaces)
 
-echo "building gitea $version (about 4 minutes the first time)"
+echo "building gitea $version (several minutes on 2 cores the first time; cached afterwards)"
 start=$SECONDS
 GOFLAGS=-mod=mod go get "$module@$version"
 tags="sqlite sqlite_unlock_notify"
