@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,7 +78,8 @@ func BenchmarkGiteaProvisioning(b *testing.B) {
 		cfg.Data, cfg.Addr = b.TempDir(), "127.0.0.1:0"
 		cfg.Fanout.Workers = conc
 		cfg.Fanout.ResyncInterval = -1
-		cfg.Connectors.Gitea = &gitea.Config{URL: g.URL, AuthSourceID: g.AuthSourceID, Organization: "bench"}
+		calls := &countingTransport{counts: map[string]int{}}
+		cfg.Connectors.Gitea = &gitea.Config{URL: g.URL, AuthSourceID: g.AuthSourceID, Organization: "bench", Transport: calls}
 		m := &Main{Config: cfg, Getenv: envOf(env)}
 		mctx, cancel := context.WithCancel(ctx)
 		if err := m.Open(mctx); err != nil {
@@ -140,7 +143,7 @@ func BenchmarkGiteaProvisioning(b *testing.B) {
 		b.ReportMetric(plain, "plain_users/s")
 		b.ReportMetric(bridge, "bridge_users/s")
 		b.ReportMetric(bridge/plain, "ratio")
-		fmt.Fprintf(os.Stderr, "gitea provisioning, %d users at concurrency %d: plain loop %.1f/s, bridge %.1f/s, ratio %.2f\n", n, conc, plain, bridge, bridge/plain)
+		fmt.Fprintf(os.Stderr, "gitea provisioning, %d users at concurrency %d: plain loop %.1f/s, bridge %.1f/s, ratio %.2f; bridge calls to gitea: %v\n", n, conc, plain, bridge, bridge/plain, calls.snapshot())
 	}
 }
 
@@ -149,4 +152,28 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// countingTransport counts the bridge's requests to Gitea by method and
+// first path segments, to show what a provisioned user costs.
+type countingTransport struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	key := r.Method + " " + r.URL.Path
+	if parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/", 3); len(parts) >= 2 {
+		key = r.Method + " " + parts[0] + "/" + parts[1]
+	}
+	c.mu.Lock()
+	c.counts[key]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.counts)
 }
