@@ -21,7 +21,8 @@ const maxCheckErrors = 20
 // consistency (tx.Check), every index entry agreeing with its record and
 // every record with its index entries, memberships agreeing in both
 // directions with the displays and counters, the record counters, and
-// the queue's two buckets agreeing. It returns nil or up to 20 problems
+// the queue's two buckets agreeing, and the connectors' due index
+// agreeing with their statuses. It returns nil or up to 20 problems
 // joined. It holds the write lock for the whole walk, which takes time in
 // proportion to the file, so it is for tests and maintenance, not for a
 // request path.
@@ -231,6 +232,32 @@ func (c *checker) run(b *txn) {
 		last = e.Seq
 		return nil
 	})
+	// Every due entry names a due status at that time, and every due
+	// status has its entry.
+	dueCount := 0
+	_ = b.status().ForEach(func(k, v []byte) error {
+		key, conn, ok := split(k)
+		if !ok {
+			c.fail("status key %q malformed", k)
+			return nil
+		}
+		pk, ok := store.ParseKey(key)
+		var st store.Status
+		if !ok || json.Unmarshal(v, &st) != nil {
+			c.fail("status %q malformed", k)
+			return nil
+		}
+		if isDue(st) {
+			dueCount++
+			if !has(b.due(), dueKey(conn, st.NextAttempt, pk)) {
+				c.fail("status %s %s is %s but not in the due index", key, conn, st.State)
+			}
+		}
+		return nil
+	})
+	if n := b.due().Stats().KeyN; n != dueCount {
+		c.fail("due index has %d entries, %d statuses are due", n, dueCount)
+	}
 	if c.dropped > 0 {
 		c.errs = append(c.errs, fmt.Errorf("and %d more problems", c.dropped))
 	}
