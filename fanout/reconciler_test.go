@@ -274,3 +274,35 @@ func TestResyncSkipsConvergedUsers(t *testing.T) {
 		t.Fatalf("resync of converged users made %d calls", after-before)
 	}
 }
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	st := openStore(t)
+	f := newFake("f")
+	f.setDown(fanout.RetryAfter(errors.New("429 too many requests"), 2*time.Second))
+	ids := createUsers(t, st, 1)
+	key := store.Key{Kind: store.KindUser, ID: ids[0]}
+	start := time.Now()
+	run(t, st, f) // MinBackoff 20ms: only Retry-After can push the next attempt 2s out
+	var failed store.Status
+	eventually(t, "failed", func() bool {
+		sts, _ := st.Statuses(t.Context(), key)
+		if len(sts) == 1 && sts[0].State == store.StateFailed {
+			failed = sts[0]
+			return true
+		}
+		return false
+	})
+	if wait := failed.NextAttempt.Sub(start); wait < 1900*time.Millisecond {
+		t.Fatalf("next attempt %s after start, want >= 2s (Retry-After)", wait)
+	}
+	_, _, calls := f.snapshot()
+	time.Sleep(500 * time.Millisecond)
+	if _, _, c := f.snapshot(); c != calls {
+		t.Fatalf("retried before Retry-After elapsed (%d -> %d calls)", calls, c)
+	}
+	f.setDown(nil)
+	eventually(t, "ok after Retry-After", func() bool {
+		sts, _ := st.Statuses(t.Context(), key)
+		return len(sts) == 1 && sts[0].State == store.StateOK
+	})
+}
