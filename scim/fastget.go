@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -29,19 +28,14 @@ func (u *userHandler) getUserFast(w http.ResponseWriter, r *http.Request, id str
 		writeError(w, u.h.fail(ctx, "user "+quote(id), err))
 		return
 	}
-	var top map[string]json.RawMessage
-	if len(usr.Attributes) > 0 {
-		if err := json.Unmarshal(usr.Attributes, &top); err != nil {
-			writeError(w, u.h.fail(ctx, "user "+quote(id), err))
-			return
-		}
-	}
-	for _, k := range []string{"id", "meta", "schemas", "externalId", "groups"} {
-		delete(top, k)
+	top, err := storedAttrs(usr.Attributes, "groups")
+	if err != nil {
+		writeError(w, u.h.fail(ctx, "user "+quote(id), err))
+		return
 	}
 	b := make([]byte, 0, len(usr.Attributes)+512)
 	b = append(b, `{"id":`...)
-	b = strconv.AppendQuote(b, usr.ID)
+	b = appendJSONString(b, usr.ID)
 	if usr.ExternalID != "" {
 		b = append(b, `,"externalId":`...)
 		b = appendJSONString(b, usr.ExternalID)
@@ -62,6 +56,30 @@ func (u *userHandler) getUserFast(w http.ResponseWriter, r *http.Request, id str
 	} else {
 		b = append(b, `,"schemas":["`+SchemaUser+`"]`...)
 	}
+	b = appendAttrs(b, top)
+	b = append(b, '}')
+	w.Header().Set("ETag", etag(usr.Meta.Version))
+	_, _ = w.Write(b)
+}
+
+// storedAttrs decodes the top level of a stored attribute document,
+// without the common attributes and the named ones, which the response
+// renders itself.
+func storedAttrs(raw json.RawMessage, skip ...string) (map[string]json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &top); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range append([]string{"id", "meta", "schemas", "externalId"}, skip...) {
+		delete(top, k)
+	}
+	return top, nil
+}
+
+// appendAttrs appends each attribute as `,"name":value`, in name order.
+func appendAttrs(b []byte, top map[string]json.RawMessage) []byte {
 	keys := make([]string, 0, len(top))
 	for k := range top {
 		keys = append(keys, k)
@@ -73,9 +91,7 @@ func (u *userHandler) getUserFast(w http.ResponseWriter, r *http.Request, id str
 		b = append(b, ':')
 		b = append(b, top[k]...)
 	}
-	b = append(b, '}')
-	w.Header().Set("ETag", etag(usr.Meta.Version))
-	_, _ = w.Write(b)
+	return b
 }
 
 // appendMeta renders meta exactly as the library does (RFC 3339 times to
@@ -125,15 +141,10 @@ func (g *groupHandler) getGroupFast(w http.ResponseWriter, r *http.Request, id s
 		writeError(w, g.h.fail(ctx, "group "+quote(id), err))
 		return
 	}
-	var top map[string]json.RawMessage
-	if len(grp.Attributes) > 0 {
-		if err := json.Unmarshal(grp.Attributes, &top); err != nil {
-			writeError(w, g.h.fail(ctx, "group "+quote(id), err))
-			return
-		}
-	}
-	for _, k := range []string{"id", "meta", "schemas", "externalId", "members", "displayName"} {
-		delete(top, k)
+	top, err := storedAttrs(grp.Attributes, "members", "displayName")
+	if err != nil {
+		writeError(w, g.h.fail(ctx, "group "+quote(id), err))
+		return
 	}
 	base := stateOf(r).base
 	b := make([]byte, 0, 4096)
@@ -148,17 +159,7 @@ func (g *groupHandler) getGroupFast(w http.ResponseWriter, r *http.Request, id s
 	b = append(b, `,"meta":`...)
 	b = appendMeta(b, base, "Group", "Groups", grp.ID, grp.Meta)
 	b = append(b, `,"schemas":["`+SchemaGroup+`"]`...)
-	keys := make([]string, 0, len(top))
-	for k := range top {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = append(b, ',')
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = append(b, top[k]...)
-	}
+	b = appendAttrs(b, top)
 	w.Header().Set("ETag", etag(grp.Meta.Version))
 	ref := appendJSONString(nil, base+"/Users/")
 	ref = ref[:len(ref)-1] // open string: the id follows

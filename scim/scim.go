@@ -218,9 +218,6 @@ const stateKey ctxKey = 0
 type reqState struct {
 	actor store.Actor
 	base  string // absolute SCIM root for this request
-	// etag is set by a handler whose response the library writes without
-	// an ETag header (a 204 PATCH); the response writer adds it.
-	etag string
 }
 
 func stateOf(r *http.Request) *reqState {
@@ -395,7 +392,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 			writeError(w, err)
 			return
 		}
-		h.libFor(st.base).ServeHTTP(h.withETag(w, st), cloneWith(r, rel, b))
+		h.libFor(st.base).ServeHTTP(w, cloneWith(r, rel, b))
 	case id != "" && sub == "" && id != ".search":
 		switch r.Method {
 		case http.MethodGet:
@@ -406,7 +403,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 					return
 				}
 			}
-			if !r.URL.Query().Has("attributes") && !r.URL.Query().Has("excludedAttributes") {
+			if q := r.URL.Query(); !q.Has("attributes") && !q.Has("excludedAttributes") {
 				if rh == resourceHandler(h.users) {
 					h.users.getUserFast(w, r, id)
 					return
@@ -487,28 +484,6 @@ func (h *Handler) baseURL(r *http.Request) string {
 		host = "localhost"
 	}
 	return scheme + "://" + host + h.cfg.Prefix
-}
-
-// etagWriter adds the ETag a handler recorded to a response the library
-// writes without one.
-type etagWriter struct {
-	http.ResponseWriter
-	st *reqState
-}
-
-func (h *Handler) withETag(w http.ResponseWriter, st *reqState) http.ResponseWriter {
-	return &etagWriter{ResponseWriter: w, st: st}
-}
-
-func (w *etagWriter) WriteHeader(code int) {
-	if w.st.etag != "" && w.Header().Get("ETag") == "" {
-		w.Header().Set("ETag", w.st.etag)
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *etagWriter) Write(b []byte) (int, error) {
-	return w.ResponseWriter.Write(b)
 }
 
 func (h *Handler) serviceProviderConfig() []byte {

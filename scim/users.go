@@ -271,7 +271,6 @@ func (u *userHandler) Create(r *http.Request, attrs elim.ResourceAttributes) (el
 	if err := u.h.st.CreateUser(r.Context(), st.actor, usr); err != nil {
 		return elim.Resource{}, u.h.fail(r.Context(), "user "+quote(usr.UserName), err)
 	}
-	st.etag = etag(usr.Meta.Version)
 	return u.render(r, usr)
 }
 

@@ -84,7 +84,7 @@ func (sc Schema) eval(expr fp.Expression, res map[string]any) bool {
 		if err != nil || a.Attr.AttributeType() != "complex" {
 			return false
 		}
-		for _, el := range elements(sc.valueOf(a, res)) {
+		for _, el := range Elements(sc.valueOf(a, res)) {
 			if m, ok := el.(map[string]any); ok && evalElement(x.ValueFilter, a.Attr, m) {
 				return true
 			}
@@ -171,7 +171,7 @@ func compareValues(op fp.CompareOperator, attr schema.CoreAttribute, hasSub bool
 	switch {
 	case hasSub:
 		leaf = sub
-		for _, el := range elements(v) {
+		for _, el := range Elements(v) {
 			if m, ok := el.(map[string]any); ok {
 				sv, _ := Lookup(m, sub.Name())
 				cands = append(cands, values(sub, sv)...)
@@ -183,7 +183,7 @@ func compareValues(op fp.CompareOperator, attr schema.CoreAttribute, hasSub bool
 			return false
 		}
 		leaf = vs
-		for _, el := range elements(v) {
+		for _, el := range Elements(v) {
 			if m, ok := el.(map[string]any); ok {
 				sv, _ := Lookup(m, "value")
 				cands = append(cands, values(vs, sv)...)
@@ -237,14 +237,15 @@ func values(attr schema.CoreAttribute, v any) []any {
 		return nil
 	}
 	if attr.MultiValued() {
-		return elements(v)
+		return Elements(v)
 	}
 	return []any{v}
 }
 
-// elements returns the elements of a multi-valued value, or the value
-// itself as the only element.
-func elements(v any) []any {
+// Elements returns the elements of a multi-valued value (decoded JSON
+// arrays, []map[string]any or []string), or the value itself as the only
+// element; nil gives none. The slice may be v's own.
+func Elements(v any) []any {
 	switch x := v.(type) {
 	case nil:
 		return nil
@@ -379,7 +380,7 @@ func Equal(attr schema.CoreAttribute, a, b any) bool {
 			sx, _ := Lookup(x, sub.Name())
 			sy, _ := Lookup(y, sub.Name())
 			if sub.MultiValued() {
-				if !equalLists(sub, elements(sx), elements(sy)) {
+				if !equalLists(sub, Elements(sx), Elements(sy)) {
 					return false
 				}
 				continue

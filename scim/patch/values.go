@@ -176,29 +176,9 @@ func kindOf(v any) string {
 	return "a value of another type"
 }
 
-// elements returns the elements of a multi-valued value as a new slice
+// elements returns a fresh slice of the elements of a multi-valued value
 // (its elements are not copied), or the value itself as the only element.
-func elements(v any) []any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case []any:
-		return append([]any(nil), x...)
-	case []map[string]any:
-		out := make([]any, len(x))
-		for i, m := range x {
-			out[i] = m
-		}
-		return out
-	case []string:
-		out := make([]any, len(x))
-		for i, s := range x {
-			out[i] = s
-		}
-		return out
-	}
-	return []any{v}
-}
+func elements(v any) []any { return append([]any(nil), filter.Elements(v)...) }
 
 // deepCopy copies the objects and arrays of a decoded JSON value, so the
 // copy shares nothing mutable with v. Arrays of objects or strings come
