@@ -248,6 +248,9 @@ type Store interface {
 	// StatusStore keeps what each connector did with each key.
 	StatusStore
 
+	// FormulaStore keeps formulas and their bindings to groups.
+	FormulaStore
+
 	// Close releases the store; it waits for running transactions.
 	Close() error
 }

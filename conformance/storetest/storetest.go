@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Settings", settingTests},
 		{"Status", statusTests},
 		{"GroupWithMembers", groupWithMembersTests},
+		{"Formulas", formulaTests},
 		{"Concurrency", concurrencyTests},
 		{"Context", contextTests},
 	}

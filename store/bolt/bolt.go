@@ -29,6 +29,9 @@
 //	settings               name -> value
 //	status                 Key.String() "\x00" connector -> JSON of store.Status
 //	due                    connector "\x00" u64 unix nanoseconds Key.String() -> empty
+//	formulas               name "\x00" version -> JSON of store.Formula
+//	bindings               group id "\x00" formula name -> JSON of store.Binding
+//	bindings.formula       formula name "\x00" group id -> empty
 //
 // Non-unique indexes keep one key per (value, id) pair, so a lookup is a
 // prefix scan and a change touches only the keys of the one record.
@@ -128,26 +131,32 @@ const (
 	iSettings
 	iStatus
 	iDue
+	iFormulas
+	iBindings
+	iBindingsByFormula
 )
 
 // bucketNames are the bucket names, in the order of the constants above.
 var bucketNames = [...][]byte{
-	iMeta:         []byte("meta"),
-	iUsers:        []byte("users"),
-	iGroups:       []byte("groups"),
-	iUserNames:    []byte("idx.user.userName"),
-	iExternalIDs:  []byte("idx.user.externalId"),
-	iEmails:       []byte("idx.user.email"),
-	iGroupNames:   []byte("idx.group.displayName"),
-	iMembers:      []byte("members"),
-	iMemberOf:     []byte("memberOf"),
-	iMemberCounts: []byte("memberCount"),
-	iEvents:       []byte("events"),
-	iQueue:        []byte("queue"),
-	iQueueOrder:   []byte("queue.order"),
-	iSettings:     []byte("settings"),
-	iStatus:       []byte("status"),
-	iDue:          []byte("due"),
+	iMeta:              []byte("meta"),
+	iUsers:             []byte("users"),
+	iGroups:            []byte("groups"),
+	iUserNames:         []byte("idx.user.userName"),
+	iExternalIDs:       []byte("idx.user.externalId"),
+	iEmails:            []byte("idx.user.email"),
+	iGroupNames:        []byte("idx.group.displayName"),
+	iMembers:           []byte("members"),
+	iMemberOf:          []byte("memberOf"),
+	iMemberCounts:      []byte("memberCount"),
+	iEvents:            []byte("events"),
+	iQueue:             []byte("queue"),
+	iQueueOrder:        []byte("queue.order"),
+	iSettings:          []byte("settings"),
+	iStatus:            []byte("status"),
+	iDue:               []byte("due"),
+	iFormulas:          []byte("formulas"),
+	iBindings:          []byte("bindings"),
+	iBindingsByFormula: []byte("bindings.formula"),
 }
 
 var (
@@ -438,22 +447,25 @@ var appendMostly = [len(bucketNames)]bool{
 
 const appendFill = 0.9
 
-func (b *txn) meta() *bbolt.Bucket         { return b.bucket(iMeta) }
-func (b *txn) users() *bbolt.Bucket        { return b.bucket(iUsers) }
-func (b *txn) groups() *bbolt.Bucket       { return b.bucket(iGroups) }
-func (b *txn) userNames() *bbolt.Bucket    { return b.bucket(iUserNames) }
-func (b *txn) externalIDs() *bbolt.Bucket  { return b.bucket(iExternalIDs) }
-func (b *txn) emails() *bbolt.Bucket       { return b.bucket(iEmails) }
-func (b *txn) groupNames() *bbolt.Bucket   { return b.bucket(iGroupNames) }
-func (b *txn) members() *bbolt.Bucket      { return b.bucket(iMembers) }
-func (b *txn) memberOf() *bbolt.Bucket     { return b.bucket(iMemberOf) }
-func (b *txn) memberCounts() *bbolt.Bucket { return b.bucket(iMemberCounts) }
-func (b *txn) events() *bbolt.Bucket       { return b.bucket(iEvents) }
-func (b *txn) queue() *bbolt.Bucket        { return b.bucket(iQueue) }
-func (b *txn) queueOrder() *bbolt.Bucket   { return b.bucket(iQueueOrder) }
-func (b *txn) settings() *bbolt.Bucket     { return b.bucket(iSettings) }
-func (b *txn) status() *bbolt.Bucket       { return b.bucket(iStatus) }
-func (b *txn) due() *bbolt.Bucket          { return b.bucket(iDue) }
+func (b *txn) meta() *bbolt.Bucket              { return b.bucket(iMeta) }
+func (b *txn) users() *bbolt.Bucket             { return b.bucket(iUsers) }
+func (b *txn) groups() *bbolt.Bucket            { return b.bucket(iGroups) }
+func (b *txn) userNames() *bbolt.Bucket         { return b.bucket(iUserNames) }
+func (b *txn) externalIDs() *bbolt.Bucket       { return b.bucket(iExternalIDs) }
+func (b *txn) emails() *bbolt.Bucket            { return b.bucket(iEmails) }
+func (b *txn) groupNames() *bbolt.Bucket        { return b.bucket(iGroupNames) }
+func (b *txn) members() *bbolt.Bucket           { return b.bucket(iMembers) }
+func (b *txn) memberOf() *bbolt.Bucket          { return b.bucket(iMemberOf) }
+func (b *txn) memberCounts() *bbolt.Bucket      { return b.bucket(iMemberCounts) }
+func (b *txn) events() *bbolt.Bucket            { return b.bucket(iEvents) }
+func (b *txn) queue() *bbolt.Bucket             { return b.bucket(iQueue) }
+func (b *txn) queueOrder() *bbolt.Bucket        { return b.bucket(iQueueOrder) }
+func (b *txn) settings() *bbolt.Bucket          { return b.bucket(iSettings) }
+func (b *txn) status() *bbolt.Bucket            { return b.bucket(iStatus) }
+func (b *txn) due() *bbolt.Bucket               { return b.bucket(iDue) }
+func (b *txn) formulas() *bbolt.Bucket          { return b.bucket(iFormulas) }
+func (b *txn) bindings() *bbolt.Bucket          { return b.bucket(iBindings) }
+func (b *txn) bindingsByFormula() *bbolt.Bucket { return b.bucket(iBindingsByFormula) }
 
 // errNeedWrite tells Open that the file needs buckets created.
 var errNeedWrite = errors.New("file needs initialising")

@@ -21,8 +21,9 @@ const maxCheckErrors = 20
 // consistency (tx.Check), every index entry agreeing with its record and
 // every record with its index entries, memberships agreeing in both
 // directions with the displays and counters, the record counters, and
-// the queue's two buckets agreeing, and the connectors' due index
-// agreeing with their statuses. It returns nil or up to 20 problems
+// the queue's two buckets agreeing, the connectors' due index
+// agreeing with their statuses, and every binding naming a stored group
+// and agreeing with its reverse index. It returns nil or up to 20 problems
 // joined. It holds the write lock for the whole walk, which takes time in
 // proportion to the file, so it is for tests and maintenance, not for a
 // request path.
@@ -258,7 +259,32 @@ func (c *checker) run(b *txn) {
 	if n := b.due().Stats().KeyN; n != dueCount {
 		c.fail("due index has %d entries, %d statuses are due", n, dueCount)
 	}
+	c.bindings(b)
 	if c.dropped > 0 {
 		c.errs = append(c.errs, fmt.Errorf("and %d more problems", c.dropped))
+	}
+}
+
+// bindings checks every binding against its group and the reverse index.
+func (c *checker) bindings(b *txn) {
+	_ = b.bindings().ForEach(func(k, v []byte) error {
+		group, formula, ok := split(k)
+		var bd store.Binding
+		switch {
+		case !ok:
+			c.fail("binding key %q has no separator", k)
+		case json.Unmarshal(v, &bd) != nil:
+			c.fail("binding %s %s does not decode", group, formula)
+		case bd.Group != group || bd.Formula != formula:
+			c.fail("binding %s %s holds %s %s", group, formula, bd.Group, bd.Formula)
+		case !has(b.groups(), []byte(group)):
+			c.fail("binding %s %s names a missing group", group, formula)
+		case !has(b.bindingsByFormula(), pair(formula, group)):
+			c.fail("binding %s %s is missing from bindings.formula", group, formula)
+		}
+		return nil
+	})
+	if n, m := b.bindings().Stats().KeyN, b.bindingsByFormula().Stats().KeyN; n != m {
+		c.fail("%d bindings but %d entries in bindings.formula", n, m)
 	}
 }

@@ -463,7 +463,8 @@ func (b *txn) updateGroup(actor store.Actor, id string, ifVersion uint64, fn fun
 }
 
 // DeleteGroup removes the group, its name index entry and all of its
-// memberships, and enqueues the group and every user that was a member.
+// memberships and formula bindings, and enqueues the group and every user
+// that was a member.
 // It returns ErrNotFound for an unknown id.
 func (s *Store) DeleteGroup(ctx context.Context, actor store.Actor, id string, ifVersion uint64) error {
 	err := s.write(ctx, func(b *txn) error {
@@ -497,6 +498,9 @@ func (s *Store) DeleteGroup(ctx context.Context, actor store.Actor, id string, i
 			keys = append(keys, store.Key{Kind: store.KindUser, ID: uid})
 		}
 		if err := b.memberCounts().Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := b.deleteGroupBindings(id); err != nil {
 			return err
 		}
 		if err := b.groupNames().Delete([]byte(strings.ToLower(g.DisplayName))); err != nil {
