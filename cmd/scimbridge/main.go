@@ -6,8 +6,8 @@
 //
 //	scimbridge serve [--data DIR] [--addr HOST:PORT] [--config FILE]
 //	scimbridge tokens create|list|revoke [NAME] [--data DIR]
-//	scimbridge status [USER] [--url URL]   (admin token in SCIMBRIDGE_ADMIN_TOKEN)
-//	scimbridge retry USER [--url URL]
+//	scimbridge status [USER | --group GROUP] [--url URL]   (admin token in SCIMBRIDGE_ADMIN_TOKEN)
+//	scimbridge retry USER | --group GROUP [--url URL]
 //	scimbridge conformance --url URL --token TOKEN
 //	scimbridge bench --url URL --token TOKEN [--users N] [--concurrency N]
 //	scimbridge version
@@ -40,8 +40,8 @@ const usage = `scimbridge: SCIM 2.0 in, OIDC-linked accounts out.
 Commands:
   serve        run the service (default: ./data, 127.0.0.1:8080, SCIM at /scim/v2)
   tokens       create, list or revoke SCIM bearer tokens (server stopped)
-  status       provisioning status of every connector, or of one USER
-  retry        retry one USER now with every connector
+  status       provisioning status of every connector, or of one USER or --group
+  retry        retry one USER (or --group) now with every connector
   conformance  run the SCIM RFC 7643/7644 suite against any SCIM server
   bench        drive a SCIM server's HTTP API and print ops/s, p50 and p99
   version      print the version

@@ -78,6 +78,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	u, t := adminFlags(fs)
+	group := fs.String("group", "", "show one group (id or displayName) instead of a user")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -91,19 +92,25 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
+	if *group != "" {
+		if len(pos) > 0 {
+			return usageError{"status takes a USER or --group GROUP, not both"}
+		}
+		var gs admin.GroupStatus
+		if err := c.do(ctx, "GET", "/admin/v1/groups/"+url.PathEscape(*group), &gs); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "group %s (%s) members=%d\n\n", gs.DisplayName, gs.ID, gs.Members)
+		printStatuses(tw, gs.Statuses, "group")
+		return nil
+	}
 	if len(pos) == 1 {
 		var us admin.UserStatus
 		if err := c.do(ctx, "GET", "/admin/v1/users/"+url.PathEscape(pos[0]), &us); err != nil {
 			return err
 		}
 		fmt.Fprintf(tw, "user %s (%s) active=%v groups=%s\n\n", us.UserName, us.ID, us.Active, strings.Join(us.Groups, ","))
-		fmt.Fprintln(tw, "CONNECTOR\tSTATE\tATTEMPTS\tREMOTE ID\tLAST SUCCESS\tNEXT ATTEMPT\tLAST ERROR")
-		for _, s := range us.Statuses {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Connector, s.State, s.Attempts, s.RemoteID, since(s.LastSuccess), since(s.NextAttempt), s.LastError)
-		}
-		if len(us.Statuses) == 0 {
-			fmt.Fprintln(tw, "(no connector has seen this user yet)")
-		}
+		printStatuses(tw, us.Statuses, "user")
 		return nil
 	}
 	if len(pos) > 1 {
@@ -130,11 +137,23 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return nil
 }
 
+// printStatuses prints one key's status with every connector.
+func printStatuses(w io.Writer, sts []admin.StatusView, what string) {
+	fmt.Fprintln(w, "CONNECTOR\tSTATE\tATTEMPTS\tREMOTE ID\tLAST SUCCESS\tNEXT ATTEMPT\tLAST ERROR")
+	for _, s := range sts {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Connector, s.State, s.Attempts, s.RemoteID, since(s.LastSuccess), since(s.NextAttempt), s.LastError)
+	}
+	if len(sts) == 0 {
+		fmt.Fprintf(w, "(no connector has seen this %s yet)\n", what)
+	}
+}
+
 // cmdRetry queues one user for an immediate attempt with every connector.
 func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("retry", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	u, t := adminFlags(fs)
+	group := fs.String("group", "", "retry one group (id or displayName) instead of a user")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -142,14 +161,21 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if len(pos) != 1 {
-		return usageError{"retry takes one USER (id or userName)"}
+	if (*group == "") == (len(pos) != 1) || len(pos) > 1 {
+		return usageError{"retry takes one USER (id or userName) or --group GROUP"}
 	}
 	c, err := newAdminClient(*u, *t, getenv)
 	if err != nil {
 		return err
 	}
 	var out map[string]string
+	if *group != "" {
+		if err := c.do(ctx, "POST", "/admin/v1/groups/"+url.PathEscape(*group)+"/retry", &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "group %s (%s) queued for retry\n", out["displayName"], out["id"])
+		return nil
+	}
 	if err := c.do(ctx, "POST", "/admin/v1/users/"+url.PathEscape(pos[0])+"/retry", &out); err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@
 //	GET  /admin/v1/status                      per-connector counts and the keys not ok
 //	GET  /admin/v1/users/{id or userName}      one user's status with every connector
 //	POST /admin/v1/users/{id or userName}/retry  retry that user now (unparks it)
+//	GET  /admin/v1/groups/{id or displayName}    one group's status with every connector
+//	POST /admin/v1/groups/{id or displayName}/retry  retry that group now
 //	POST /admin/v1/resync                      queue every user and group that needs it
 package admin
 
@@ -61,6 +63,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /admin/v1/status", h.status)
 	h.mux.HandleFunc("GET /admin/v1/users/{user}", h.user)
 	h.mux.HandleFunc("POST /admin/v1/users/{user}/retry", h.retry)
+	h.mux.HandleFunc("GET /admin/v1/groups/{group}", h.group)
+	h.mux.HandleFunc("POST /admin/v1/groups/{group}/retry", h.retryGroup)
 	h.mux.HandleFunc("POST /admin/v1/resync", h.resync)
 	return h, nil
 }
@@ -219,6 +223,66 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": u.ID, "userName": u.UserName, "result": "queued"})
 }
 
+// GroupStatus is the answer of GET /admin/v1/groups/{group}.
+type GroupStatus struct {
+	ID          string       `json:"id"`
+	DisplayName string       `json:"displayName"`
+	Members     int          `json:"members"`
+	Statuses    []StatusView `json:"statuses"`
+}
+
+// findGroup resolves an id or a displayName.
+func (h *Handler) findGroup(ctx context.Context, ref string) (*store.Group, error) {
+	if g, err := h.cfg.Store.GetGroup(ctx, ref); err == nil {
+		return g, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return h.cfg.Store.FindGroupByName(ctx, ref)
+}
+
+func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
+	g, members, err := h.groupWithMembers(r.Context(), r.PathValue("group"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := GroupStatus{ID: g.ID, DisplayName: g.DisplayName, Members: len(members), Statuses: []StatusView{}}
+	sts, err := h.cfg.Store.Statuses(r.Context(), store.Key{Kind: store.KindGroup, ID: g.ID})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, s := range sts {
+		out.Statuses = append(out.Statuses, viewOf(s))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) groupWithMembers(ctx context.Context, ref string) (*store.Group, []store.Member, error) {
+	g, err := h.findGroup(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h.cfg.Store.GroupWithMembers(ctx, g.ID)
+}
+
+func (h *Handler) retryGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := h.findGroup(r.Context(), r.PathValue("group"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.cfg.Store.Retry(r.Context(), store.Key{Kind: store.KindGroup, ID: g.ID}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if h.cfg.Reconciler != nil {
+		h.cfg.Reconciler.Kick()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": g.ID, "displayName": g.DisplayName, "result": "queued"})
+}
+
 func (h *Handler) resync(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Reconciler == nil {
 		writeErr(w, http.StatusConflict, "no connectors are configured")
@@ -234,7 +298,11 @@ func (h *Handler) resync(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
-		writeErr(w, http.StatusNotFound, "no such user")
+		what := "user"
+		if r.PathValue("group") != "" {
+			what = "group"
+		}
+		writeErr(w, http.StatusNotFound, "no such "+what)
 		return
 	}
 	h.log.Error("admin request failed", "path", r.URL.Path, "err", err)

@@ -110,3 +110,33 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 }
+
+func TestGroupStatus(t *testing.T) {
+	srv, st, uid := setup(t)
+	g := &store.Group{DisplayName: "Platform Team", Attributes: []byte(`{}`)}
+	if err := st.CreateGroup(t.Context(), "t", g, func(tx store.GroupTx) error { return tx.AddMember(uid) }); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := st.Pending(t.Context(), 0)
+	if err := st.Dispatch(t.Context(), items, []string{"gitea"}); err != nil {
+		t.Fatal(err)
+	}
+	var gs admin.GroupStatus
+	if code := call(t, "GET", srv.URL+"/admin/v1/groups/Platform%20Team", token, &gs); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if gs.ID != g.ID || gs.Members != 1 || len(gs.Statuses) != 1 || gs.Statuses[0].State != "pending" || gs.Statuses[0].Key != "group/"+g.ID {
+		t.Fatalf("group status %+v", gs)
+	}
+	var byID admin.GroupStatus
+	if code := call(t, "GET", srv.URL+"/admin/v1/groups/"+g.ID, token, &byID); code != 200 || byID.DisplayName != "Platform Team" {
+		t.Fatalf("by id: status %d, %+v", code, byID)
+	}
+	var e map[string]string
+	if code := call(t, "GET", srv.URL+"/admin/v1/groups/nobody", token, &e); code != 404 || e["error"] != "no such group" {
+		t.Fatalf("unknown group: status %d, %v", code, e)
+	}
+	if code := call(t, "POST", srv.URL+"/admin/v1/groups/"+g.ID+"/retry", token, nil); code != 202 {
+		t.Fatalf("retry: status %d", code)
+	}
+}
