@@ -13,6 +13,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scimbridge/scimbridge/fanout/gitea"
+	"github.com/scimbridge/scimbridge/fanout/mattermost"
+	"github.com/scimbridge/scimbridge/fanout/twenty"
 )
 
 // Config is scimbridge's configuration. Values come from, lowest
@@ -113,6 +115,15 @@ type ConnectorsConfig struct {
 	// teams (see fanout/gitea). The admin token comes from
 	// SCIMBRIDGE_GITEA_TOKEN or gitea.tokenFile.
 	Gitea *gitea.Config `yaml:"gitea"`
+	// Mattermost provisions accounts linked to Mattermost's single
+	// sign-on, team membership and, optionally, one channel per group
+	// (see fanout/mattermost). The token comes from
+	// SCIMBRIDGE_MATTERMOST_TOKEN or mattermost.tokenFile.
+	Mattermost *mattermost.Config `yaml:"mattermost"`
+	// Twenty keeps one person per user in Twenty CRM, keyed by email,
+	// and optionally one company per group (see fanout/twenty). The API
+	// key comes from SCIMBRIDGE_TWENTY_TOKEN or twenty.tokenFile.
+	Twenty *twenty.Config `yaml:"twenty"`
 }
 
 func defaultConfig() Config {

@@ -19,6 +19,8 @@ import (
 	"github.com/scimbridge/scimbridge/fanout"
 	"github.com/scimbridge/scimbridge/fanout/admin"
 	"github.com/scimbridge/scimbridge/fanout/gitea"
+	"github.com/scimbridge/scimbridge/fanout/mattermost"
+	"github.com/scimbridge/scimbridge/fanout/twenty"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/bulk"
 	"github.com/scimbridge/scimbridge/store/bolt"
@@ -192,29 +194,76 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// connectors opens the configured connectors.
+// connectors opens the configured connectors and checks each one's
+// configuration and credentials against its service.
 func (m *Main) connectors(ctx context.Context) ([]fanout.Connector, error) {
+	cs, err := openConnectors(m.Config.Connectors, m.Getenv, m.Logger)
+	if err != nil {
+		return nil, err
+	}
 	var out []fanout.Connector
-	if gc := m.Config.Connectors.Gitea; gc != nil {
-		token, err := gitea.LoadToken(*gc, m.Getenv)
-		if err != nil {
-			return nil, fmt.Errorf("connectors.gitea: %w", err)
-		}
-		c, err := gitea.Open(*gc, token, m.Logger)
-		if err != nil {
-			return nil, fmt.Errorf("connectors.gitea: %w", err)
-		}
+	for _, c := range cs {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = c.Check(cctx)
 		cancel()
 		if err != nil {
-			// Not fatal: Gitea may be down now and up later; the
+			// Not fatal: the service may be down now and up later; the
 			// reconciler backs off and reports it in status.
-			m.Logger.Warn("gitea check failed; provisioning will retry", "err", err)
+			m.Logger.Warn("connector check failed; provisioning will retry", "connector", c.Name(), "err", err)
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// openConnectors opens the configured connectors, in a fixed order,
+// without a request to any service.
+func openConnectors(cc ConnectorsConfig, getenv func(string) string, logger *slog.Logger) ([]checkedConnector, error) {
+	var opens []func() (checkedConnector, error)
+	if c := cc.Gitea; c != nil {
+		opens = append(opens, func() (checkedConnector, error) {
+			token, err := gitea.LoadToken(*c, getenv)
+			if err != nil {
+				return nil, err
+			}
+			return gitea.Open(*c, token, logger)
+		})
+	}
+	if c := cc.Mattermost; c != nil {
+		opens = append(opens, func() (checkedConnector, error) {
+			token, err := mattermost.LoadToken(*c, getenv)
+			if err != nil {
+				return nil, err
+			}
+			return mattermost.Open(*c, token, logger)
+		})
+	}
+	if c := cc.Twenty; c != nil {
+		opens = append(opens, func() (checkedConnector, error) {
+			token, err := twenty.LoadToken(*c, getenv)
+			if err != nil {
+				return nil, err
+			}
+			return twenty.Open(*c, token, logger)
+		})
+	}
+	var out []checkedConnector
+	for _, open := range opens {
+		c, err := open()
+		if err != nil {
+			// The packages' errors start with their name.
+			return nil, fmt.Errorf("connectors: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// checkedConnector is a connector that can test its configuration and
+// credentials with one cheap request.
+type checkedConnector interface {
+	fanout.Connector
+	Check(ctx context.Context) error
 }
 
 // pathIfBase appends the SCIM path to a configured base URL.

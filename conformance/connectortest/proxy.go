@@ -1,6 +1,8 @@
 package connectortest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -50,6 +52,14 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, retry, delay := p.next(r)
+		// Read the body first: a server notices a client that hangs up
+		// only once the request is read, and a held request would
+		// otherwise keep the server (and its Close) waiting.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
