@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/scimbridge/scimbridge/formulas"
 )
 
 // User is the desired state of one user, as a connector sees it.
@@ -44,6 +46,9 @@ type User struct {
 	Attributes map[string]any
 	// RemoteID is what the connector returned last time (its link), or "".
 	RemoteID string
+	// Resources is what the formulas bound to the user's groups ask for,
+	// all services together; a ResourceConnector applies its part.
+	Resources formulas.Resources
 }
 
 // Group is the desired state of one group.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,8 @@ type Reconciler struct {
 	paused  map[string]time.Time     // connector -> no attempts before
 	fed     map[string]chan struct{} // connector -> woken after a dispatch
 	streak  map[string]int           // connector -> consecutive failures
+
+	formulas formulaCache
 }
 
 // Counters are a connector's running totals, for metrics and status.
@@ -278,15 +281,19 @@ func (r *Reconciler) attempt(ctx context.Context, c Connector, st store.Status) 
 		r.mu.Unlock()
 	}()
 	now := time.Now().UTC()
-	res, hash, skipped, err := r.reconcile(ctx, c, st)
+	out, err := r.reconcile(ctx, c, st)
 	if ctx.Err() != nil {
 		return // shutting down: the key stays due
+	}
+	res, skipped := out.Result, out.skipped
+	if out.applied != nil {
+		st.Applied = out.applied
 	}
 	st.LastAttempt = now
 	switch {
 	case err == nil:
 		st.State, st.Attempts, st.LastError = store.StateOK, 0, ""
-		st.LastSuccess, st.AppliedHash = now, hash
+		st.LastSuccess, st.AppliedHash = now, out.hash
 		linked := res.RemoteID != "" && res.RemoteID != st.RemoteID
 		if res.RemoteID != "" {
 			st.RemoteID = res.RemoteID
@@ -378,41 +385,77 @@ func (r *Reconciler) backoff(attempts int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
+// outcome is what one reconcile did.
+type outcome struct {
+	Result
+	// hash is the hash of the desired state applied (users only).
+	hash string
+	// applied is the connector's applied resources to store, when it
+	// reported them (nil keeps the stored ones).
+	applied []byte
+	// skipped is true when the desired state was already applied.
+	skipped bool
+}
+
 // reconcile reads the desired state of st.Key and asks c to converge.
-// It reports the hash of the desired state and whether the call was
-// skipped because that state was already applied.
-func (r *Reconciler) reconcile(ctx context.Context, c Connector, st store.Status) (Result, string, bool, error) {
+func (r *Reconciler) reconcile(ctx context.Context, c Connector, st store.Status) (outcome, error) {
 	switch st.Key.Kind {
 	case store.KindUser:
 		u, err := r.desiredUser(ctx, st.Key.ID)
 		if err != nil {
-			return Result{}, "", false, err
+			return outcome{}, err
 		}
-		hash := UserHash(u)
-		if st.AppliedHash == hash && st.LastSuccess.After(time.Time{}) && st.State != store.StateParked && st.Attempts == 0 {
-			return Result{RemoteID: st.RemoteID}, hash, true, nil
+		var problems []string
+		if !u.Deleted {
+			if u.Resources, problems, err = r.resourcesOf(ctx, u, nil); err != nil {
+				return outcome{}, err
+			}
+		}
+		out := outcome{hash: UserHash(u)}
+		if st.AppliedHash == out.hash && st.LastSuccess.After(time.Time{}) && st.State != store.StateParked && st.Attempts == 0 {
+			out.RemoteID, out.skipped = st.RemoteID, true
+			return out, nil
 		}
 		if u.Deleted && st.RemoteID == "" {
-			return Result{}, hash, false, nil // never provisioned: nothing to undo
+			return out, nil // never provisioned: nothing to undo
 		}
 		u.RemoteID = st.RemoteID
-		res, err := c.EnsureUser(ctx, u)
-		return res, hash, false, err
+		if out.Result, err = c.EnsureUser(ctx, u); err != nil {
+			return out, err
+		}
+		rc, ok := c.(ResourceConnector)
+		if !ok {
+			return out, nil
+		}
+		if out.RemoteID != "" {
+			u.RemoteID = out.RemoteID
+		}
+		applied, err := rc.EnsureResources(ctx, u, u.Resources, decodeApplied(st.Applied))
+		if b, merr := json.Marshal(applied); merr == nil {
+			out.applied = b
+		}
+		if err != nil {
+			return out, err
+		}
+		if len(problems) > 0 {
+			return out, Terminal(errors.New(strings.Join(problems, "; ")))
+		}
+		return out, nil
 	case store.KindGroup:
 		g, err := r.desiredGroup(ctx, c.Name(), st.Key.ID)
 		if err != nil {
-			return Result{}, "", false, err
+			return outcome{}, err
 		}
 		if g.Deleted && st.RemoteID == "" {
-			return Result{}, "", false, nil
+			return outcome{}, nil
 		}
 		// Groups are always observed: their membership is what drifts
 		// when someone edits a team by hand.
 		g.RemoteID = st.RemoteID
 		res, err := c.EnsureGroup(ctx, g)
-		return res, "", false, err
+		return outcome{Result: res}, err
 	}
-	return Result{}, "", false, Terminal(errors.New("unknown key kind " + string(st.Key.Kind)))
+	return outcome{}, Terminal(errors.New("unknown key kind " + string(st.Key.Kind)))
 }
 
 // desiredUser builds the connector view of a user; a deleted user is
@@ -518,9 +561,22 @@ func (r *Reconciler) Resync(ctx context.Context) (int, error) {
 		}
 		applied[name] = m
 	}
+	// Without any binding no user has resources, and the hash needs no
+	// more reads than the user itself.
+	bindings, err := r.st.Bindings(ctx, "")
+	if err != nil {
+		return 0, err
+	}
 	var keys []store.Key
-	err := r.st.ScanUsers(ctx, "", func(su *store.User) bool {
-		hash := UserHash(UserFromStore(su))
+	var resErr error
+	err = r.st.ScanUsers(ctx, "", func(su *store.User) bool {
+		u := UserFromStore(su)
+		if len(bindings) > 0 {
+			if u.Resources, _, resErr = r.resourcesOf(ctx, u, nil); resErr != nil {
+				return false
+			}
+		}
+		hash := UserHash(u)
 		for _, name := range r.names {
 			s, ok := applied[name][su.ID]
 			if !ok || s.State != store.StateOK || s.AppliedHash != hash {
@@ -530,6 +586,9 @@ func (r *Reconciler) Resync(ctx context.Context) (int, error) {
 		}
 		return ctx.Err() == nil
 	})
+	if err == nil {
+		err = resErr
+	}
 	if err != nil {
 		return 0, err
 	}

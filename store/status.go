@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -41,6 +42,10 @@ type Status struct {
 	AppliedHash string `json:"appliedHash,omitempty"`
 	// RemoteID is the object's id in the service (its link).
 	RemoteID string `json:"remoteId,omitempty"`
+	// Applied is what the connector reported applying of the formula
+	// resources of a user (a JSON document the store does not read), so
+	// that the next pass knows what was removed from the desired state.
+	Applied json.RawMessage `json:"applied,omitempty"`
 	// Gen increases on every dispatch of the key to the connector; a
 	// Settle written for an older generation does not clear a newer
 	// dispatch.
