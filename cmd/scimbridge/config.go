@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/scimbridge/scimbridge/fanout/coder"
 	"github.com/scimbridge/scimbridge/fanout/gitea"
 	"github.com/scimbridge/scimbridge/fanout/mattermost"
 	"github.com/scimbridge/scimbridge/fanout/twenty"
@@ -115,6 +116,11 @@ type ConnectorsConfig struct {
 	// teams (see fanout/gitea). The admin token comes from
 	// SCIMBRIDGE_GITEA_TOKEN or gitea.tokenFile.
 	Gitea *gitea.Config `yaml:"gitea"`
+	// Coder provisions OIDC accounts (Coder links the first login by
+	// email), suspension, and optionally groups (Coder Premium); see
+	// fanout/coder. The token comes from SCIMBRIDGE_CODER_TOKEN or
+	// coder.tokenFile.
+	Coder *coder.Config `yaml:"coder"`
 	// Mattermost provisions accounts linked to Mattermost's single
 	// sign-on, team membership and, optionally, one channel per group
 	// (see fanout/mattermost). The token comes from

@@ -221,6 +221,13 @@ type bridge struct {
 // fanout timings and no periodic resync; the test's cleanup stops it.
 func startBridge(t *testing.T, w *world) *bridge {
 	t.Helper()
+	return startBridgeWith(t, w, nil)
+}
+
+// startBridgeWith is startBridge with more configuration: more, when not
+// nil, may change the configuration and add to the environment.
+func startBridgeWith(t *testing.T, w *world, more func(cfg *Config, env map[string]string)) *bridge {
+	t.Helper()
 	calls := &callLog{}
 	logs := &syncBuffer{}
 	cfg := defaultConfig()
@@ -237,6 +244,9 @@ func startBridge(t *testing.T, w *world) *bridge {
 		gitea.TokenEnv:           w.g.AdminToken,
 		"SCIMBRIDGE_SCIM_TOKEN":  e2eSCIMToken,
 		"SCIMBRIDGE_ADMIN_TOKEN": e2eAdminToken,
+	}
+	if more != nil {
+		more(&cfg, env)
 	}
 	m := &Main{Config: cfg, Logger: newLogger(LogConfig{Level: "info", Format: "text"}, logs), Stdout: logs, Getenv: envOf(env)}
 	ctx, cancel := context.WithCancel(context.Background())

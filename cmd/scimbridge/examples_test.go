@@ -29,6 +29,9 @@ func TestExamplesLoad(t *testing.T) {
 			if cc.Gitea != nil {
 				cc.Gitea.TokenFile = ""
 			}
+			if cc.Coder != nil {
+				cc.Coder.TokenFile = ""
+			}
 			if cc.Mattermost != nil {
 				cc.Mattermost.TokenFile = ""
 			}
@@ -36,12 +39,12 @@ func TestExamplesLoad(t *testing.T) {
 				cc.Twenty.TokenFile = ""
 			}
 			conns, err := openConnectors(cc, envOf(map[string]string{
-				"SCIMBRIDGE_GITEA_TOKEN": "t", "SCIMBRIDGE_MATTERMOST_TOKEN": "t", "SCIMBRIDGE_TWENTY_TOKEN": "t",
+				"SCIMBRIDGE_GITEA_TOKEN": "t", "SCIMBRIDGE_CODER_TOKEN": "t", "SCIMBRIDGE_MATTERMOST_TOKEN": "t", "SCIMBRIDGE_TWENTY_TOKEN": "t",
 			}), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(f, "scimbridge.yaml") && len(conns) != 3 {
+			if strings.Contains(f, "scimbridge.yaml") && len(conns) != 4 {
 				t.Fatalf("the complete example opens %d connectors, want every one", len(conns))
 			}
 		})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/fanout"
 	"github.com/scimbridge/scimbridge/fanout/admin"
+	"github.com/scimbridge/scimbridge/fanout/coder"
 	"github.com/scimbridge/scimbridge/fanout/gitea"
 	"github.com/scimbridge/scimbridge/fanout/mattermost"
 	"github.com/scimbridge/scimbridge/fanout/twenty"
@@ -227,6 +228,15 @@ func openConnectors(cc ConnectorsConfig, getenv func(string) string, logger *slo
 				return nil, err
 			}
 			return gitea.Open(*c, token, logger)
+		})
+	}
+	if c := cc.Coder; c != nil {
+		opens = append(opens, func() (checkedConnector, error) {
+			token, err := coder.LoadToken(*c, getenv)
+			if err != nil {
+				return nil, err
+			}
+			return coder.Open(*c, token, logger)
 		})
 	}
 	if c := cc.Mattermost; c != nil {
