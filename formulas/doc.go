@@ -171,13 +171,16 @@
 //   - suspend (the default): access goes and data stays. Coder workspaces
 //     are stopped; Gitea team memberships and collaborator access to
 //     organization repositories are removed; Mattermost channel
-//     memberships are removed. The user's own Gitea repositories, every
-//     workspace's disk and the Twenty record stay.
+//     memberships are removed. The user's own Gitea repositories and
+//     every workspace's disk stay; the Twenty record stays, with the
+//     fields the formula set cleared.
 //   - delete: Coder workspaces and Gitea repositories (the user's own and
 //     those of organizations) are deleted; team and channel memberships
 //     are removed as with suspend. Channels and teams themselves are
-//     shared and never deleted. The Twenty Person record is deleted the
-//     way Twenty deletes (soft: it goes to Twenty's trash).
+//     shared and never deleted. The Twenty Person record goes to
+//     Twenty's trash when the user is deleted; for a user who still
+//     exists it stays, with its fields cleared as with suspend, since it
+//     is that user's record in the CRM.
 //
 // When several formulas ask for one resource, the least destructive of
 // their policies applies to it (Union).

@@ -85,9 +85,10 @@ func (p *person) names() (first, last string) {
 
 func (p *person) trashed() bool { return p.DeletedAt != nil }
 
-// findPeople returns the people, trashed or not, whose id is id (when it
-// is a UUID) or whose primary email is email (when not empty).
-func (c *Connector) findPeople(ctx context.Context, id, email string) ([]person, error) {
+// userFilter selects the people, trashed or not, whose id is id (when it
+// is a UUID) or whose primary email is email (when not empty); ok is
+// false when it would select nobody.
+func userFilter(id, email string) (filter personFilter, ok bool) {
 	var or []any
 	if isUUID(id) {
 		or = append(or, map[string]any{"id": map[string]any{"eq": strings.ToLower(id)}})
@@ -96,6 +97,16 @@ func (c *Connector) findPeople(ctx context.Context, id, email string) ([]person,
 		or = append(or, map[string]any{"emails": map[string]any{"primaryEmail": map[string]any{"eq": email}}})
 	}
 	if len(or) == 0 {
+		return nil, false
+	}
+	return personFilter{"and": withTrash(map[string]any{"or": or})}, true
+}
+
+// findPeople returns the people, trashed or not, whose id is id (when it
+// is a UUID) or whose primary email is email (when not empty).
+func (c *Connector) findPeople(ctx context.Context, id, email string) ([]person, error) {
+	filter, ok := userFilter(id, email)
+	if !ok {
 		return nil, nil
 	}
 	var q struct {
@@ -105,7 +116,6 @@ func (c *Connector) findPeople(ctx context.Context, id, email string) ([]person,
 			} `graphql:"edges"`
 		} `graphql:"people(filter: $filter, first: 60)"`
 	}
-	filter := personFilter{"and": withTrash(map[string]any{"or": or})}
 	if err := c.query(ctx, "find person", &q, map[string]any{"filter": filter}); err != nil {
 		return nil, err
 	}
@@ -114,6 +124,25 @@ func (c *Connector) findPeople(ctx context.Context, id, email string) ([]person,
 		out[i] = e.Node
 	}
 	return out, nil
+}
+
+// claimants sorts out the people found for a user with remoteID and
+// email: the person linked last time (byID, live or trashed), a live
+// person with the email, and a trashed one with it. Each is nil when
+// there is none.
+func claimants(found []person, remoteID, email string) (byID, live, trashed *person) {
+	for i := range found {
+		p := &found[i]
+		switch {
+		case strings.EqualFold(p.ID, remoteID):
+			byID = p
+		case p.email() == email && !p.trashed():
+			live = p
+		case p.email() == email && trashed == nil:
+			trashed = p
+		}
+	}
+	return byID, live, trashed
 }
 
 // desiredName is the person's name for u; ok is false when u has none,
@@ -146,18 +175,7 @@ func (c *Connector) EnsureUser(ctx context.Context, u fanout.User) (fanout.Resul
 		return fanout.Result{}, err
 	}
 
-	var byID, live, trashed *person
-	for i := range found {
-		p := &found[i]
-		switch {
-		case strings.EqualFold(p.ID, u.RemoteID):
-			byID = p
-		case p.email() == email && !p.trashed():
-			live = p
-		case p.email() == email && trashed == nil:
-			trashed = p
-		}
-	}
+	byID, live, trashed := claimants(found, u.RemoteID, email)
 	var target *person
 	var notes []string
 	switch {

@@ -64,6 +64,40 @@
 // is kept, with its people detached. With groupCompanies: false (the
 // default) EnsureGroup does nothing.
 //
+// # Formula resources
+//
+// The connector is a fanout.ResourceConnector. A formula's twenty.person
+// gives the user's person the formula's jobTitle and city, two text
+// fields of Twenty's standard Person object, when it sets them; a field
+// the formula leaves empty is not touched. A person already right costs
+// one query and no write; otherwise one updatePerson writes the fields
+// that differ. The person itself is EnsureUser's: every user has one,
+// with or without formulas, so person: {} asks for nothing more and costs
+// nothing.
+//
+// When no formula asks for the person any more (the user left the bound
+// group, or the binding went), its onRemove policy applies:
+//
+//   - keep: the fields stay as they are.
+//   - suspend (the default): the fields the formula set are cleared, and
+//     the record stays with its notes and history. A field that no longer
+//     holds the formula's value (someone edited it in Twenty) is someone
+//     else's now and is left alone.
+//   - delete: the person of a user deleted in SCIM is moved to Twenty's
+//     trash (deletePerson), whatever onDelete says, from where it can be
+//     restored. The person of a user who still exists stays, with the
+//     fields cleared as with suspend: it is that user's record in the
+//     CRM, and EnsureUser keeps a live person for every user, so trashing
+//     it would only see it restored at the user's next change.
+//
+// A field the formulas stop setting, while they still ask for the person,
+// is cleared in the same way unless the policy is keep. A person already
+// in the trash is left as it is. The removal is done once: a pass that
+// fails returns what it was given, and the next one reads Twenty again.
+// PlanResources reads the person and reports the same, writing nothing:
+// create (the user has no person yet), update with each field's old and
+// new value, remove ("clear jobTitle and city", or "delete"), or keep.
+//
 // # Errors
 //
 // Twenty answers most errors as GraphQL errors in a 200 answer, with a

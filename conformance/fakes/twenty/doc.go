@@ -30,6 +30,8 @@
 //   - createPerson with upsert updates the live person with the same id,
 //     or else the same primary email, instead of inserting (UpsertByIDOnly
 //     switches to the id-only matching of some Twenty versions);
+//   - a person's jobTitle and city are nullable text fields: an empty
+//     text is stored, and read, as null;
 //   - a person's companyId must name an existing company;
 //   - a field's filter takes exactly one operator (Twenty silently uses
 //     only the first), and "in" a non-empty list;
@@ -38,7 +40,7 @@
 //
 // Fail and Slow inject faults: a status (429 with Retry-After, 502, 503)
 // for the next requests, or answers that come late. Person, People,
-// AddPerson, Company, AddCompany and their kin read and change the state
-// directly, and Service adapts the fake to the connector suite
+// AddPerson, SetPersonText, Company, AddCompany and their kin read and
+// change the state directly, and Service adapts the fake to the connector suite
 // (conformance/connectortest).
 package twentyfake

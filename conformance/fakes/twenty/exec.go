@@ -18,7 +18,7 @@ type record struct {
 	// person
 	firstName, lastName string
 	email               string // emailsPrimaryEmail, lower case; "" is null
-	jobTitle, city      string
+	jobTitle, city      string // "" is null
 	companyID           string // "" is null
 
 	// company
@@ -57,8 +57,13 @@ func (f *Fake) view(tb *table, r *record) map[string]any {
 	case "Person":
 		v["name"] = map[string]any{"__typename": "FullName", "firstName": r.firstName, "lastName": r.lastName}
 		v["emails"] = map[string]any{"__typename": "Emails", "primaryEmail": nullable(r.email), "additionalEmails": nil}
-		v["jobTitle"] = r.jobTitle
-		v["city"] = r.city
+		// jobTitle and city are nullable TEXT fields
+		// (packages/twenty-server/src/modules/person/standard-objects/person.workspace-entity.ts),
+		// and Twenty stores an empty text as null
+		// (.../common-args-processors/data-arg-processor/transformer-utils/transform-text-field.util.ts),
+		// so an empty one reads as null.
+		v["jobTitle"] = nullable(r.jobTitle)
+		v["city"] = nullable(r.city)
 		v["companyId"] = nullable(r.companyID)
 		v["company"] = nil
 		if c, ok := f.companies.rows[r.companyID]; ok {

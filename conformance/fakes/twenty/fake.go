@@ -263,7 +263,9 @@ type Person struct {
 	Email string
 	// CompanyID is the company the person belongs to, or "".
 	CompanyID string
-	JobTitle  string
+	// JobTitle and City are the text fields jobTitle and city; "" is
+	// null, as Twenty stores an empty text.
+	JobTitle, City string
 	// Deleted is true for a person in Twenty's trash (soft-deleted).
 	Deleted   bool
 	CreatedAt time.Time
@@ -281,7 +283,7 @@ type Company struct {
 
 func personOf(r *record) Person {
 	return Person{ID: r.id, FirstName: r.firstName, LastName: r.lastName, Email: r.email,
-		CompanyID: r.companyID, JobTitle: r.jobTitle, Deleted: r.deletedAt != nil, CreatedAt: r.createdAt}
+		CompanyID: r.companyID, JobTitle: r.jobTitle, City: r.city, Deleted: r.deletedAt != nil, CreatedAt: r.createdAt}
 }
 
 func companyOf(r *record) Company {
@@ -331,6 +333,9 @@ func (f *Fake) AddPerson(p Person) (string, error) {
 	if p.JobTitle != "" {
 		data["jobTitle"] = p.JobTitle
 	}
+	if p.City != "" {
+		data["city"] = p.City
+	}
 	v, err := f.createOne(f.people, map[string]any{"data": data})
 	if err != nil {
 		return "", err
@@ -356,6 +361,22 @@ func (f *Fake) SetCompany(personID, companyID string) error {
 		id = companyID
 	}
 	return f.apply(f.people, r, map[string]any{"companyId": id})
+}
+
+// SetPersonText sets a person's text field, "jobTitle" or "city", by
+// hand ("" clears it), as someone editing the record in Twenty would. A
+// person in the trash cannot be edited.
+func (f *Fake) SetPersonText(personID, field, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.people.rows[personID]
+	if !ok || r.deletedAt != nil {
+		return fmt.Errorf("twentyfake: no live person %s", personID)
+	}
+	if field != "jobTitle" && field != "city" {
+		return fmt.Errorf("twentyfake: %q is not a text field this fake edits", field)
+	}
+	return f.apply(f.people, r, map[string]any{field: value})
 }
 
 // TrashPerson soft-deletes a person, as Twenty's "Delete" does.

@@ -299,6 +299,43 @@ func TestPeople(t *testing.T) {
 			wantCode(t, gql(t, f, `{ people(filter: `+filter+`) { totalCount } }`, nil), "BAD_USER_INPUT")
 		}
 	})
+	t.Run("TextFieldsEmptyIsNull", func(t *testing.T) {
+		f := start(t)
+		const q = `mutation ($id: UUID!, $d: PersonUpdateInput!) { updatePerson(id: $id, data: $d) { jobTitle city } }`
+		id := create(t, f, "tex@example.com", "Tex")
+		d := ok(t, gql(t, f, `{ people { edges { node { jobTitle city } } } }`, nil))
+		node := d["people"].(map[string]any)["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)
+		if v, present := node["jobTitle"]; !present || v != nil || node["city"] != nil {
+			t.Errorf("a new person's text fields are %v, want null", node)
+		}
+		d = ok(t, gql(t, f, q, map[string]any{"id": id, "d": map[string]any{"jobTitle": "Researcher", "city": "Oslo"}}))
+		if got := d["updatePerson"].(map[string]any); got["jobTitle"] != "Researcher" || got["city"] != "Oslo" {
+			t.Errorf("after setting: %v", got)
+		}
+		if p, _ := f.Person(id); p.JobTitle != "Researcher" || p.City != "Oslo" {
+			t.Errorf("stored %+v", p)
+		}
+		// Only what data names changes; "" and null both clear.
+		d = ok(t, gql(t, f, q, map[string]any{"id": id, "d": map[string]any{"jobTitle": ""}}))
+		if got := d["updatePerson"].(map[string]any); got["jobTitle"] != nil || got["city"] != "Oslo" {
+			t.Errorf("after clearing jobTitle: %v", got)
+		}
+		d = ok(t, gql(t, f, q, map[string]any{"id": id, "d": map[string]any{"city": nil}}))
+		if got := d["updatePerson"].(map[string]any); got["city"] != nil {
+			t.Errorf("after clearing city: %v", got)
+		}
+		wantCode(t, gql(t, f, q, map[string]any{"id": id, "d": map[string]any{"city": 12}}), "BAD_USER_INPUT")
+		if err := f.SetPersonText(id, "city", "Bergen"); err != nil {
+			t.Fatal(err)
+		}
+		d = ok(t, gql(t, f, `{ people(filter: {city: {eq: "Bergen"}}) { totalCount } }`, nil))
+		if n := d["people"].(map[string]any)["totalCount"]; n != float64(1) {
+			t.Errorf("filter on city found %v", n)
+		}
+		if err := f.SetPersonText(id, "phone", "1"); err == nil {
+			t.Error("SetPersonText took a field that is not jobTitle or city")
+		}
+	})
 	t.Run("CompanyMustExist", func(t *testing.T) {
 		f := start(t)
 		wantCode(t, gql(t, f, createPerson, map[string]any{"data": map[string]any{
