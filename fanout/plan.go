@@ -61,10 +61,18 @@ type BindingChange struct {
 	Remove  bool
 }
 
-// Planner computes plans. The reconciler implements it.
+// Planner computes plans. The reconciler implements it, and
+// MembershipPlanner too.
 type Planner interface {
 	// Plan returns what reconciling each of the users (SCIM ids) would
 	// do, in the order given, touching nothing in any service. change,
 	// when not nil, is assumed made.
 	Plan(ctx context.Context, userIDs []string, change *BindingChange) (Plan, error)
+}
+
+// MembershipPlanner plans a group membership change before it is made.
+type MembershipPlanner interface {
+	// PlanMembership returns what reconciling the user (a SCIM id) would
+	// do once the membership change m were made, touching nothing.
+	PlanMembership(ctx context.Context, userID string, m MembershipChange) (Plan, error)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -86,9 +87,21 @@ func latestVersions(ctx context.Context, st Store) (map[string]string, error) {
 // returned as problems, one line each, not as an error: one broken
 // binding must not hold back the others, nor the account.
 func (r *Reconciler) resourcesOf(ctx context.Context, u User, change *BindingChange) (formulas.Resources, []string, error) {
+	return r.resourcesAssuming(ctx, u, change, nil)
+}
+
+// resourcesAssuming is resourcesOf with the user's group membership
+// changed as m says, when m is not nil.
+func (r *Reconciler) resourcesAssuming(ctx context.Context, u User, change *BindingChange, m *MembershipChange) (formulas.Resources, []string, error) {
 	gids, err := r.st.UserGroups(ctx, u.ID)
 	if err != nil {
 		return formulas.Resources{}, nil, err
+	}
+	if m != nil {
+		gids = slices.DeleteFunc(gids, func(g string) bool { return g == m.Group })
+		if m.Join {
+			gids = append(gids, m.Group)
+		}
 	}
 	var bindings []store.Binding
 	for _, gid := range gids {
@@ -189,12 +202,29 @@ func decodeApplied(raw []byte) formulas.Resources {
 	return res
 }
 
+// MembershipChange is a group membership change to assume while
+// planning: the user joins Group, or leaves it.
+type MembershipChange struct {
+	Group string
+	Join  bool
+}
+
+// PlanMembership is what reconciling userID would do once they joined
+// or left a group (m), touching nothing.
+func (r *Reconciler) PlanMembership(ctx context.Context, userID string, m MembershipChange) (Plan, error) {
+	up, err := r.planUser(ctx, userID, nil, &m)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Users: []UserPlan{up}}, nil
+}
+
 // Plan implements Planner: for each user, the account change the
 // status implies and the resource changes each ResourceConnector reports.
 func (r *Reconciler) Plan(ctx context.Context, userIDs []string, change *BindingChange) (Plan, error) {
 	plan := Plan{Users: []UserPlan{}}
 	for _, id := range userIDs {
-		up, err := r.planUser(ctx, id, change)
+		up, err := r.planUser(ctx, id, change, nil)
 		if err != nil {
 			return Plan{}, err
 		}
@@ -203,7 +233,7 @@ func (r *Reconciler) Plan(ctx context.Context, userIDs []string, change *Binding
 	return plan, nil
 }
 
-func (r *Reconciler) planUser(ctx context.Context, id string, change *BindingChange) (UserPlan, error) {
+func (r *Reconciler) planUser(ctx context.Context, id string, change *BindingChange, m *MembershipChange) (UserPlan, error) {
 	u, err := r.desiredUser(ctx, id)
 	if err != nil {
 		return UserPlan{}, err
@@ -216,7 +246,7 @@ func (r *Reconciler) planUser(ctx context.Context, id string, change *BindingCha
 		if current.Resources, _, err = r.resourcesOf(ctx, u, nil); err != nil {
 			return UserPlan{}, err
 		}
-		if u.Resources, up.Errors, err = r.resourcesOf(ctx, u, change); err != nil {
+		if u.Resources, up.Errors, err = r.resourcesAssuming(ctx, u, change, m); err != nil {
 			return UserPlan{}, err
 		}
 	}

@@ -193,6 +193,16 @@ func TestFormulaResourcesFollowBindingsAndMembership(t *testing.T) {
 		return w != nil && w.params["gpu"] == "a100"
 	})
 
+	// Plans of a membership change before it is made.
+	join, err := r.PlanMembership(t.Context(), ids[1], fanout.MembershipChange{Group: g.ID, Join: true})
+	if err != nil || len(join.Users[0].Changes) != 1 || join.Users[0].Changes[0].Action != fanout.ActionCreate || join.Users[0].Changes[0].Name != "gpu-user1" {
+		t.Fatalf("plan of user1 joining: %+v, %v", join, err)
+	}
+	leave, err := r.PlanMembership(t.Context(), ids[0], fanout.MembershipChange{Group: g.ID})
+	if err != nil || len(leave.Users[0].Changes) != 1 || leave.Users[0].Changes[0].Action != fanout.ActionRemove || leave.Users[0].Changes[0].Detail != "delete" {
+		t.Fatalf("plan of user0 leaving: %+v, %v", leave, err)
+	}
+
 	// A new member gets it; a member who leaves loses it per onRemove.
 	if _, err := st.UpdateGroup(t.Context(), "test", g.ID, 0, func(tx store.GroupTx) error {
 		if err := tx.AddMember(ids[1]); err != nil {
