@@ -35,7 +35,8 @@ type Binding struct {
 	// Params are the parameter values as given ("key" -> "value"); the
 	// formula's schema types and checks them.
 	Params map[string]string `json:"params,omitempty"`
-	// Meta.Version is the binding's ETag: it grows with every change.
+	// Meta.Version is the binding's ETag: it grows with every change, and
+	// a binding deleted and made again never gets a version it had.
 	Meta Meta `json:"meta"`
 }
 

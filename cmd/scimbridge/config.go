@@ -46,6 +46,8 @@ type Config struct {
 	// Connectors configures the services to provision into. A connector
 	// without configuration is off.
 	Connectors ConnectorsConfig `yaml:"connectors"`
+	// Formulas loads formulas from a folder at start and on change.
+	Formulas FormulasConfig `yaml:"formulas"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM/SIGINT. Env SCIMBRIDGE_SHUTDOWN_TIMEOUT. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
@@ -110,6 +112,24 @@ type FanoutConfig struct {
 	Poll time.Duration `yaml:"poll"`
 }
 
+// FormulasConfig loads formulas from a folder, as the admin API's
+// POST /admin/v1/formulas would: every *.yaml, *.yml and *.json file in
+// Dir (not its subfolders; names starting with '.' are skipped) is
+// parsed and stored at start, then again whenever its content changes.
+// An invalid file is logged with every problem and skipped; a file
+// whose version is stored with another content is logged as an error
+// (a stored version never changes: bump spec.version). Removing a file
+// does not delete the stored formula, since bindings may use it; delete
+// a version with the admin API.
+type FormulasConfig struct {
+	// Dir is the folder; empty (the default) loads none. It must exist
+	// when set. Env SCIMBRIDGE_FORMULAS_DIR.
+	Dir string `yaml:"dir"`
+	// Reload is how often the folder is scanned for new and changed
+	// files. Default 30s; 0 scans only at start.
+	Reload time.Duration `yaml:"reload"`
+}
+
 // ConnectorsConfig holds one optional section per service.
 type ConnectorsConfig struct {
 	// Gitea provisions accounts linked to the OAuth2 auth source and
@@ -137,6 +157,7 @@ func defaultConfig() Config {
 		Data:            "./data",
 		Addr:            "127.0.0.1:8080",
 		Log:             LogConfig{Level: "info", Format: "text"},
+		Formulas:        FormulasConfig{Reload: 30 * time.Second},
 		ShutdownTimeout: 15 * time.Second,
 	}
 }
@@ -183,6 +204,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	env("SCIMBRIDGE_LOG_FORMAT", &cfg.Log.Format)
 	env("SCIMBRIDGE_SCIM_TOKEN_FILE", &cfg.SCIM.TokenFile)
 	env("SCIMBRIDGE_ADMIN_TOKEN_FILE", &cfg.Admin.TokenFile)
+	env("SCIMBRIDGE_FORMULAS_DIR", &cfg.Formulas.Dir)
 	if v := getenv("SCIMBRIDGE_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -230,6 +252,9 @@ func (c Config) validate() error {
 	}
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		return fmt.Errorf("config: baseURL %q must start with http:// or https://", c.BaseURL)
+	}
+	if c.Formulas.Reload < 0 {
+		return fmt.Errorf("config: formulas.reload %s is negative (0 scans only at start)", c.Formulas.Reload)
 	}
 	return nil
 }

@@ -158,7 +158,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	for i, t := range adminTokens {
 		hashes[i] = t.Hash
 	}
-	ah, err := admin.NewHandler(admin.Config{Store: st, Reconciler: m.rec, Connectors: names, TokenHashes: hashes, Logger: m.Logger.With("component", "admin")})
+	var planner fanout.Planner // a nil *Reconciler must not become a non-nil Planner
+	if m.rec != nil {
+		planner = m.rec
+	}
+	ah, err := admin.NewHandler(admin.Config{Store: st, Reconciler: m.rec, Planner: planner, Connectors: names, TokenHashes: hashes, Logger: m.Logger.With("component", "admin")})
 	if err != nil {
 		return err
 	}
@@ -287,9 +291,15 @@ func pathIfBase(base string) string {
 // Addr is the bound listen address (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Run serves until ctx is done, then stops accepting, lets in-flight
-// requests finish (up to ShutdownTimeout) and returns.
+// Run loads the formulas folder (when configured; it is rescanned while
+// serving), serves until ctx is done, then stops accepting, lets
+// in-flight requests finish (up to ShutdownTimeout) and returns.
 func (m *Main) Run(ctx context.Context) error {
+	stopFormulas, err := m.startFormulaDir(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopFormulas()
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.ln) }()
 	recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))

@@ -60,24 +60,32 @@ var formulaTests = []test{
 		ctx := t.Context()
 		g := mustGroup(t, s, "ml")
 		b := mustBind(t, s, store.Binding{Group: g.ID, Formula: "ml", Params: map[string]string{"gpu": "a100"}}, store.IfAbsent)
-		if b.Meta.Version != 1 {
+		if b.Meta.Version == 0 {
 			t.Fatalf("new binding has version %d", b.Meta.Version)
 		}
 		err := s.PutBinding(ctx, actor, &store.Binding{Group: g.ID, Formula: "ml"}, store.IfAbsent)
 		wantErr(t, "PutBinding IfAbsent over an existing binding", err, store.ErrVersionMismatch)
-		b2 := mustBind(t, s, store.Binding{Group: g.ID, Formula: "ml", Version: "1.0.0", Params: map[string]string{"gpu": "h100"}}, 1)
-		if b2.Meta.Version != 2 || !b2.Meta.Created.Equal(b.Meta.Created) {
-			t.Fatalf("replaced binding has Meta %+v, want version 2 and the first Created", b2.Meta)
+		b2 := mustBind(t, s, store.Binding{Group: g.ID, Formula: "ml", Version: "1.0.0", Params: map[string]string{"gpu": "h100"}}, b.Meta.Version)
+		if b2.Meta.Version <= b.Meta.Version || !b2.Meta.Created.Equal(b.Meta.Created) {
+			t.Fatalf("replaced binding has Meta %+v, want a higher version than %d and the first Created", b2.Meta, b.Meta.Version)
 		}
-		err = s.PutBinding(ctx, actor, &store.Binding{Group: g.ID, Formula: "ml"}, 1) // stale
+		err = s.PutBinding(ctx, actor, &store.Binding{Group: g.ID, Formula: "ml"}, b.Meta.Version) // stale
 		wantErr(t, "PutBinding with a stale version", err, store.ErrVersionMismatch)
 		got, err := s.GetBinding(ctx, g.ID, "ml")
 		if err != nil || got.Params["gpu"] != "h100" || got.Version != "1.0.0" {
 			t.Fatalf("GetBinding = %+v, %v; want the second write", got, err)
 		}
-		err = s.DeleteBinding(ctx, actor, g.ID, "ml", 1)
+		err = s.DeleteBinding(ctx, actor, g.ID, "ml", b.Meta.Version)
 		wantErr(t, "DeleteBinding with a stale version", err, store.ErrVersionMismatch)
-		if err := s.DeleteBinding(ctx, actor, g.ID, "ml", 2); err != nil {
+		if err := s.DeleteBinding(ctx, actor, g.ID, "ml", b2.Meta.Version); err != nil {
+			t.Fatal(err)
+		}
+		// Made again, it never reuses a version of the one deleted.
+		b3 := mustBind(t, s, store.Binding{Group: g.ID, Formula: "ml"}, store.IfAbsent)
+		if b3.Meta.Version <= b2.Meta.Version {
+			t.Fatalf("a binding made again has version %d, not above the deleted one's %d", b3.Meta.Version, b2.Meta.Version)
+		}
+		if err := s.DeleteBinding(ctx, actor, g.ID, "ml", 0); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.GetBinding(ctx, g.ID, "ml")

@@ -9,6 +9,19 @@
 //	GET  /admin/v1/groups/{id or displayName}    one group's status with every connector
 //	POST /admin/v1/groups/{id or displayName}/retry  retry that group now
 //	POST /admin/v1/resync                      queue every user and group that needs it
+//
+// Formulas, their bindings to groups, and plans:
+//
+//	POST   /admin/v1/formulas                             upload one version (YAML or JSON)
+//	GET    /admin/v1/formulas                             every formula and its versions
+//	GET    /admin/v1/formulas/{name}                      the latest version (?format=source: as uploaded)
+//	GET    /admin/v1/formulas/{name}/versions/{version}   one version (?format=source)
+//	DELETE /admin/v1/formulas/{name}/versions/{version}   remove a version no binding pins
+//	GET    /admin/v1/bindings                             every binding
+//	GET    /admin/v1/groups/{group}/bindings              one group's bindings
+//	GET|PUT|DELETE /admin/v1/groups/{group}/bindings/{formula}  one binding (ETag, If-Match, If-None-Match)
+//	GET    /admin/v1/plan?user=REF | ?group=REF           what reconciling would do now
+//	POST   /admin/v1/plan                                 what a binding change would do, before making it
 package admin
 
 import (
@@ -35,6 +48,9 @@ type Config struct {
 	Reconciler *fanout.Reconciler
 	// Connectors are the names of the configured connectors.
 	Connectors []string
+	// Planner computes plans (the reconciler); nil when no connector is
+	// configured, and the plan endpoints then answer 409.
+	Planner fanout.Planner
 	// TokenHashes are the SHA-256 hashes of the accepted admin tokens.
 	TokenHashes [][sha256.Size]byte
 	// Logger receives failures; nil discards.
@@ -66,6 +82,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /admin/v1/groups/{group}", h.group)
 	h.mux.HandleFunc("POST /admin/v1/groups/{group}/retry", h.retryGroup)
 	h.mux.HandleFunc("POST /admin/v1/resync", h.resync)
+	h.formulaRoutes()
 	return h, nil
 }
 

@@ -222,13 +222,19 @@ func (s *Store) PutBinding(ctx context.Context, actor store.Actor, bd *store.Bin
 		if err := checkVersion(old, ifVersion); err != nil {
 			return err
 		}
+		// Versions come from one sequence for all bindings, so a binding
+		// deleted and made again never reuses an ETag of the old one.
+		seq, err := b.bindings().NextSequence()
+		if err != nil {
+			return err
+		}
 		nb := *bd
 		op := "create"
 		if old != nil {
-			nb.Meta = store.Meta{Version: old.Meta.Version + 1, Created: old.Meta.Created, Modified: b.now}
+			nb.Meta = store.Meta{Version: seq, Created: old.Meta.Created, Modified: b.now}
 			op = "update"
 		} else {
-			nb.Meta = store.Meta{Version: 1, Created: b.now, Modified: b.now}
+			nb.Meta = store.Meta{Version: seq, Created: b.now, Modified: b.now}
 		}
 		data, err := json.Marshal(&nb)
 		if err != nil {
