@@ -280,10 +280,11 @@ func (r *Reconciler) planUser(ctx context.Context, id string, change *BindingCha
 		}
 		uu := u
 		uu.RemoteID = s.RemoteID
+		// A connector may report the changes it could plan along with an
+		// error about the others: both are shown.
 		changes, err := rc.PlanResources(ctx, uu, u.Resources, decodeApplied(s.Applied))
 		if err != nil {
 			up.Errors = append(up.Errors, fmt.Sprintf("%s: %v", c.Name(), err))
-			continue
 		}
 		up.Changes = append(up.Changes, changes...)
 	}

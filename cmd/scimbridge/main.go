@@ -10,6 +10,7 @@
 //	scimbridge retry USER | --group GROUP [--url URL]
 //	scimbridge formulas validate FILE|DIR...                (offline)
 //	scimbridge formulas push FILE|DIR... | list | show NAME[@VERSION] [--summary] [--url URL]
+//	scimbridge plan --user USER [--join GROUP | --leave GROUP] | --group GROUP [--url URL]
 //	scimbridge bind GROUP FORMULA[@VERSION] [--set KEY=VALUE]... [--yes] [--url URL]
 //	scimbridge unbind GROUP FORMULA [--yes] [--url URL]
 //	scimbridge conformance --url URL --token TOKEN
@@ -51,6 +52,7 @@ Commands:
   status       provisioning status of every connector, or of one USER or --group
   retry        retry one USER (or --group) now with every connector
   formulas     validate formula files offline; push, list or show stored ones
+  plan         what reconciling a --user or a --group would do, touching nothing
   bind         bind a formula to a group: show the plan, ask, apply
   unbind       remove a binding: show the plan, ask, apply
   conformance  run the SCIM RFC 7643/7644 suite against any SCIM server
@@ -87,6 +89,8 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		err = cmdRetry(ctx, args[1:], stdout, stderr, getenv)
 	case "formulas":
 		err = cmdFormulas(ctx, args[1:], stdout, stderr, getenv)
+	case "plan":
+		err = cmdPlan(ctx, args[1:], stdout, stderr, getenv)
 	case "bind":
 		err = cmdBind(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "unbind":

@@ -21,6 +21,7 @@
 //	GET    /admin/v1/groups/{group}/bindings              one group's bindings
 //	GET|PUT|DELETE /admin/v1/groups/{group}/bindings/{formula}  one binding (ETag, If-Match, If-None-Match)
 //	GET    /admin/v1/plan?user=REF | ?group=REF           what reconciling would do now
+//	GET    /admin/v1/plan?user=REF&join=GROUP | &leave=GROUP  ... once the user joined or left a group
 //	POST   /admin/v1/plan                                 what a binding change would do, before making it
 package admin
 

@@ -694,7 +694,9 @@ func (h *Handler) deleteBinding(w http.ResponseWriter, r *http.Request) {
 }
 
 // plan answers GET /admin/v1/plan?user=REF or ?group=REF: what
-// reconciling that user, or every member of that group, would do now.
+// reconciling that user, or every member of that group, would do now;
+// with &join=GROUP or &leave=GROUP, what it would do once the user joined
+// or left that group.
 func (h *Handler) plan(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -707,11 +709,20 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusConflict, "no connectors are configured")
 		return
 	}
+	join, leave := q.Get("join"), q.Get("leave")
+	if (join != "" || leave != "") && (userRef == "" || (join != "" && leave != "")) {
+		writeErr(w, http.StatusBadRequest, "join= or leave= go with user=, one at a time")
+		return
+	}
 	var ids []string
 	if userRef != "" {
 		u, err := h.findUser(ctx, userRef)
 		if err != nil {
 			h.failWith(w, r, err, "no user "+userRef)
+			return
+		}
+		if ref := join + leave; ref != "" {
+			h.planMembership(w, r, u.ID, ref, join != "")
 			return
 		}
 		ids = []string{u.ID}
@@ -723,6 +734,28 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.answerPlan(w, r, ids, nil)
+}
+
+// planMembership answers GET /admin/v1/plan?user=REF&join=GROUP (or
+// leave=GROUP): what reconciling the user would do once the membership
+// changed, before it is made.
+func (h *Handler) planMembership(w http.ResponseWriter, r *http.Request, userID, groupRef string, join bool) {
+	mp, ok := h.cfg.Planner.(fanout.MembershipPlanner)
+	if !ok {
+		writeErr(w, http.StatusNotImplemented, "this server cannot plan membership changes")
+		return
+	}
+	g, err := h.findGroup(r.Context(), groupRef)
+	if err != nil {
+		h.failWith(w, r, err, "no group "+groupRef)
+		return
+	}
+	p, err := mp.PlanMembership(r.Context(), userID, fanout.MembershipChange{Group: g.ID, Join: join})
+	if err != nil {
+		h.failWith(w, r, err, "the user or group changed while planning; try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // members resolves a group and lists its members' ids.

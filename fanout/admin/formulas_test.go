@@ -61,9 +61,21 @@ spec:
 // stubPlanner is a test double for the reconciler's planner: it records
 // what it was asked and answers one change per user.
 type stubPlanner struct {
-	mu     sync.Mutex
-	ids    [][]string
-	change []*fanout.BindingChange
+	mu         sync.Mutex
+	ids        [][]string
+	change     []*fanout.BindingChange
+	membership []string // "user join|leave group"
+}
+
+func (p *stubPlanner) PlanMembership(_ context.Context, id string, m fanout.MembershipChange) (fanout.Plan, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	verb := "leave"
+	if m.Join {
+		verb = "join"
+	}
+	p.membership = append(p.membership, id+" "+verb+" "+m.Group)
+	return fanout.Plan{Users: []fanout.UserPlan{{UserID: id, Changes: []fanout.Change{}}}}, nil
 }
 
 func (p *stubPlanner) Plan(_ context.Context, ids []string, change *fanout.BindingChange) (fanout.Plan, error) {
@@ -521,6 +533,19 @@ func TestPlans(t *testing.T) {
 		want(t, w.do(t, "GET", "/admin/v1/plan?group=research", ""), 200)
 		if ids, change := w.planner.last(); !reflect.DeepEqual(ids, members) || change != nil {
 			t.Fatalf("%v %v", ids, change)
+		}
+	})
+	t.Run("Membership", func(t *testing.T) {
+		want(t, w.do(t, "GET", "/admin/v1/plan?user=bob&join=research", ""), 200)
+		want(t, w.do(t, "GET", "/admin/v1/plan?user=alice&leave="+w.group, ""), 200)
+		want(t, w.do(t, "GET", "/admin/v1/plan?user=alice&leave=nosuchgroup", ""), 404)
+		want(t, w.do(t, "GET", "/admin/v1/plan?group=research&join=research", ""), 400)
+		want(t, w.do(t, "GET", "/admin/v1/plan?user=alice&join=research&leave=research", ""), 400)
+		w.planner.mu.Lock()
+		got := w.planner.membership
+		w.planner.mu.Unlock()
+		if wantM := []string{w.bob + " join " + w.group, w.alice + " leave " + w.group}; !reflect.DeepEqual(got, wantM) {
+			t.Fatalf("membership plans asked: %q, want %q", got, wantM)
 		}
 	})
 	t.Run("ErrQuery", func(t *testing.T) {

@@ -36,6 +36,12 @@ const (
 	idNotTeamMember    = "api.team.remove_user_from_team.missing.app_error"
 	idMissingAccount   = "app.user.missing_account.const"
 	idNotChannelMember = "app.channel.get_member.missing.app_error"
+	// idDeactivated: AddChannelMember refuses a deactivated account.
+	idDeactivated = "app.channel.add_member.deleted_user.app_error"
+	// idTeamMemberMissing: never a member of the channel's team.
+	idTeamMemberMissing = "app.team.get_member.missing.app_error"
+	// idLeftTeam: left the channel's team.
+	idLeftTeam = "api.channel.add_user.to.channel.failed.deleted.app_error"
 )
 
 // apiError is an answer of Mattermost's outside 2xx.

@@ -326,6 +326,11 @@ func (c *Connector) syncChannel(ctx context.Context, team *model.Team, ch *model
 			// and the group's next pass adds it.
 			c.log.WarnContext(ctx, "skipping member without an account", "channel", ch.Name, "account_id", id)
 			continue
+		case isAppError(err, idDeactivated):
+			// Mattermost gives a deactivated account no new channel; the
+			// group's first pass after the user is active again adds it.
+			c.log.InfoContext(ctx, "skipping deactivated member", "channel", ch.Name, "account_id", id)
+			continue
 		case err != nil:
 			return added, removed, err
 		}

@@ -75,9 +75,11 @@
 // # Groups
 //
 // Every group's members are made members of Team (the team must exist).
-// Team membership is only ever added by a group: the connector cannot tell
-// whether someone is in the team through another group, an invitation or
-// their own joining, so leaving a group never removes anyone from the team.
+// Team membership is only ever added, by a group or by a formula's channel
+// (see Formula resources), and never taken away by them: the connector
+// cannot tell whether someone is in the team through another group, an
+// invitation or their own joining, so leaving a group never removes anyone
+// from the team.
 // Deleting the user in SCIM does (see Accounts).
 //
 // With groupChannels: true, each SCIM group is also a channel of Team, of
@@ -108,7 +110,58 @@
 // are made the group's, so people not in the group leave it. An archived
 // channel is never written to: EnsureGroup returns a terminal error until
 // it is unarchived or the group renamed. A deleted group's channel is
-// emptied and kept, with its messages.
+// emptied and kept, with its messages. A deactivated member is not added
+// to a group's channel, since Mattermost refuses to add a deactivated
+// account to a channel; the group's first pass after the user is active
+// again adds them.
+//
+// # Formula resources
+//
+// The connector is a fanout.ResourceConnector. A formula's
+// mattermost.channels make the user a member of channel name in team
+// team:
+//
+//   - the team must exist: a missing team is a terminal error that names
+//     the channel and the formula. Teams are never created;
+//   - a channel that does not exist is created, with the formula's
+//     displayName, public or private as the formula says, and a purpose
+//     that names the formula. The token's user, whom Mattermost makes
+//     the creator and a member of every channel it creates, stays in it.
+//     A channel that exists is used as it is: it is shared, so its display
+//     name and type are not the formula's business and are never changed;
+//   - the user joins the team first when they are not in it, as Mattermost
+//     lets only a team's members into its channels (AddUserToChannel in
+//     server/channels/app/channel.go), then the channel;
+//   - an archived channel is a terminal error until it is unarchived or
+//     the formula changed, as for group channels; so is, with
+//     groupChannels, a channel of Team whose members follow a SCIM group,
+//     since the group's passes would take the formula's members out again.
+//
+// Everything is read before anything is written: a user whose memberships
+// are right costs reads only (a team, a channel and a membership per
+// channel). A user deactivated in SCIM (active: false) is given no new
+// channel, since Mattermost refuses to add a deactivated account to one;
+// they get them when they are active again. A user deleted in SCIM is
+// given nothing, and loses the channels of their formulas by the policies
+// below (those of Team went with the team already, see Accounts). A
+// channel Mattermost refuses for good does not hold back the user's other
+// channels.
+//
+// When no formula asks for a channel any more (the user left the bound
+// group, or the binding went), its onRemove policy applies:
+//
+//   - keep: the user stays in the channel.
+//   - suspend (the default) and delete: the user leaves the channel. The
+//     team membership stays (see Groups), and the channel itself, found or
+//     created, is never archived or deleted: it is shared, and its
+//     messages are everyone's. Nobody may leave town-square but by
+//     leaving the team, so that membership stays.
+//
+// A removal that fails is tried again at the next pass. PlanResources
+// reads the same and writes nothing: a "create" change for each channel
+// to join (its detail says whether the channel is created and the team
+// joined first), a "remove" change for each to leave, and a "keep" change
+// for each that stays by its policy.
 //
 // # Errors
 //

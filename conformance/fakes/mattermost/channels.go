@@ -22,6 +22,8 @@ func (f *Fake) routeChannels(c *call, segs []string) {
 		f.getChannelMembers(c, segs[0])
 	case len(segs) == 2 && segs[1] == "members" && m == http.MethodPost:
 		f.addChannelMember(c, segs[0])
+	case len(segs) == 3 && segs[1] == "members" && m == http.MethodGet:
+		f.getChannelMember(c, segs[0], segs[2])
 	case len(segs) == 3 && segs[1] == "members" && m == http.MethodDelete:
 		f.removeChannelMember(c, segs[0], segs[2])
 	default:
@@ -170,12 +172,43 @@ func (f *Fake) getChannelMembers(c *call, id string) {
 	writeJSON(c.w, http.StatusOK, model.ChannelMembers(paginate(all, page, perPage)))
 }
 
+// getChannelMember is GET /channels/{id}/members/{user_id}
+// (server/channels/api4/channel.go getChannelMember; app GetChannelMember:
+// someone who is not a member gets 404
+// app.channel.get_member.missing.app_error). Reading another user's
+// membership takes the read_channel permission, which a system
+// administrator has on every channel.
+func (f *Fake) getChannelMember(c *call, id, userID string) {
+	if !model.IsValidId(userID) {
+		writeErr(c.w, invalidURLParam("user_id"))
+		return
+	}
+	if c.session.Id != userID && !c.requireAdmin() {
+		return
+	}
+	if f.channel(c, id) == nil {
+		return
+	}
+	m := f.channelMembers[id][userID]
+	if m == nil {
+		writeErr(c.w, notChannelMember())
+		return
+	}
+	writeJSON(c.w, http.StatusOK, m)
+}
+
+func notChannelMember() *model.AppError {
+	return appErr("GetChannelMember", "app.channel.get_member.missing.app_error", "No channel member found for that user ID and channel ID.", http.StatusNotFound)
+}
+
 // addChannelMember is POST /channels/{id}/members with {"user_id": id}
-// (server/channels/api4/channel.go addChannelMember; app AddUserToChannel:
-// someone who never was in the channel's team gets 404
+// (server/channels/api4/channel.go addChannelMember, which answers a
+// member as is; app AddChannelMember refuses a deactivated account with
+// 403 app.channel.add_member.deleted_user.app_error, then AddUserToChannel
+// checks the team: someone who never was in the channel's team gets 404
 // app.team.get_member.missing.app_error, someone who left it 400
-// api.channel.add_user.to.channel.failed.deleted.app_error; a member is
-// answered as is). Mattermost does not refuse a deactivated user here.
+// api.channel.add_user.to.channel.failed.deleted.app_error; all in
+// server/channels/app/channel.go).
 func (f *Fake) addChannelMember(c *call, id string) {
 	var props map[string]any
 	if !c.decode("user_id", &props) {
@@ -207,8 +240,13 @@ func (f *Fake) addChannelMember(c *call, id string) {
 		writeJSON(c.w, http.StatusCreated, m)
 		return
 	}
-	if f.users[userID] == nil {
+	u := f.users[userID]
+	if u == nil {
 		writeErr(c.w, missingAccount())
+		return
+	}
+	if u.DeleteAt != 0 {
+		writeErr(c.w, appErr("AddChannelMember", "app.channel.add_member.deleted_user.app_error", "Unable to add a deactivated user to the channel.", http.StatusForbidden))
 		return
 	}
 	tm := f.teamMembers[ch.TeamId][userID]
@@ -269,7 +307,7 @@ func (f *Fake) removeChannelMember(c *call, id, userID string) {
 		return
 	}
 	if f.channelMembers[id][userID] == nil {
-		writeErr(c.w, appErr("GetChannelMember", "app.channel.get_member.missing.app_error", "No channel member found for that user ID and channel ID.", http.StatusNotFound))
+		writeErr(c.w, notChannelMember())
 		return
 	}
 	delete(f.channelMembers[id], userID)

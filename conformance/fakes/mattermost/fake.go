@@ -27,6 +27,7 @@
 //	GET    /teams/{id}/members
 //	POST   /teams/{id}/members
 //	POST   /teams/{id}/members/ids
+//	GET    /teams/{id}/members/{user_id}
 //	DELETE /teams/{id}/members/{user_id}
 //	GET    /teams/{id}/channels/name/{name}
 //	POST   /channels
@@ -34,6 +35,7 @@
 //	PUT    /channels/{id}/patch
 //	GET    /channels/{id}/members
 //	POST   /channels/{id}/members
+//	GET    /channels/{id}/members/{user_id}
 //	DELETE /channels/{id}/members/{user_id}
 //
 // Simplifications, on purpose: the server is configured as Mattermost's

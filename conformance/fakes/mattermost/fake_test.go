@@ -300,17 +300,40 @@ func TestTeamsAndChannels(t *testing.T) {
 		resp, err := c.RemoveUserFromChannel(ctx, ts.Id, a)
 		wantAppErr(t, resp, err, 400, "api.channel.remove.default.app_error")
 	})
-	t.Run("DeactivatedUserMayBeAdded", func(t *testing.T) {
-		// AddUserToChannel (server/channels/app/channel.go) has no such
-		// check: a deactivated account keeps and gains memberships.
+	t.Run("ErrDeactivatedUserJoinsChannel", func(t *testing.T) {
+		// A deactivated account may join a team, and keeps its channels,
+		// but AddChannelMember (server/channels/app/channel.go) refuses to
+		// give it a new one.
 		f.SetActive(b, false)
 		defer f.SetActive(b, true)
 		if _, _, err := c.AddTeamMember(ctx, team.Id, b); err != nil {
 			t.Fatal(err)
 		}
+		_, resp, err := c.AddChannelMember(ctx, ch.Id, b)
+		wantAppErr(t, resp, err, 403, "app.channel.add_member.deleted_user.app_error")
+		f.SetActive(b, true)
 		if _, _, err := c.AddChannelMember(ctx, ch.Id, b); err != nil {
 			t.Fatal(err)
 		}
+		f.SetActive(b, false)
+		if _, _, err := c.AddChannelMember(ctx, ch.Id, b); err != nil {
+			t.Fatalf("a member is answered as is, deactivated or not: %v", err)
+		}
+	})
+	t.Run("GetMembers", func(t *testing.T) {
+		if m, _, err := c.GetChannelMember(ctx, ch.Id, a, ""); err != nil || m.UserId != a || m.ChannelId != ch.Id {
+			t.Fatalf("GetChannelMember = %+v, %v", m, err)
+		}
+		if m, _, err := c.GetTeamMember(ctx, team.Id, a, ""); err != nil || m.UserId != a || m.DeleteAt != 0 {
+			t.Fatalf("GetTeamMember = %+v, %v", m, err)
+		}
+		stranger := f.AddSSOUser("dora", "dora@example.com", "openid", "sub-dora")
+		_, resp, err := c.GetChannelMember(ctx, ch.Id, stranger, "")
+		wantAppErr(t, resp, err, 404, "app.channel.get_member.missing.app_error")
+		_, resp, err = c.GetTeamMember(ctx, team.Id, stranger, "")
+		wantAppErr(t, resp, err, 404, "app.team.get_member.missing.app_error")
+		_, resp, err = c.GetTeamMember(ctx, model.NewId(), a, "")
+		wantAppErr(t, resp, err, 404, "app.team.get.find.app_error")
 	})
 	t.Run("ErrRemoveNonMember", func(t *testing.T) {
 		c2 := f.AddSSOUser("cleo", "cleo@example.com", "openid", "sub-cleo")
@@ -331,6 +354,10 @@ func TestTeamsAndChannels(t *testing.T) {
 		}
 		_, resp, err := c.AddChannelMember(ctx, ch.Id, a)
 		wantAppErr(t, resp, err, 400, "api.channel.add_user.to.channel.failed.deleted.app_error")
+		// The row of one who left stays, with delete_at set.
+		if m, _, err := c.GetTeamMember(ctx, team.Id, a, ""); err != nil || m.DeleteAt == 0 {
+			t.Fatalf("GetTeamMember of one who left = %+v, %v", m, err)
+		}
 		ms, _, err := c.GetTeamMembersByIds(ctx, team.Id, []string{a, b})
 		if err != nil || len(ms) != 1 || ms[0].UserId != b {
 			t.Fatalf("GetTeamMembersByIds = %+v, %v", ms, err)

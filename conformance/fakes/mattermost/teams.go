@@ -29,6 +29,8 @@ func (f *Fake) routeTeams(c *call, segs []string) {
 		f.addTeamMember(c, segs[0])
 	case len(segs) == 3 && segs[1] == "members" && segs[2] == "ids" && m == http.MethodPost:
 		f.getTeamMembersByIDs(c, segs[0])
+	case len(segs) == 3 && segs[1] == "members" && m == http.MethodGet:
+		f.getTeamMember(c, segs[0], segs[2])
 	case len(segs) == 3 && segs[1] == "members" && m == http.MethodDelete:
 		f.removeTeamMember(c, segs[0], segs[2])
 	case len(segs) == 4 && segs[1] == "channels" && segs[2] == "name" && m == http.MethodGet:
@@ -96,6 +98,27 @@ func (f *Fake) getTeamMembers(c *call, teamID string) {
 	}
 	page, perPage := c.page()
 	writeJSON(c.w, http.StatusOK, paginate(all, page, perPage))
+}
+
+// getTeamMember is GET /teams/{id}/members/{user_id}
+// (server/channels/api4/team.go getTeamMember; app GetTeamMember reads the
+// row whether or not the user left the team, so one who left is answered
+// with delete_at set; someone who never joined gets 404
+// app.team.get_member.missing.app_error).
+func (f *Fake) getTeamMember(c *call, teamID, userID string) {
+	if !model.IsValidId(userID) {
+		writeErr(c.w, invalidURLParam("user_id"))
+		return
+	}
+	if f.team(c, teamID) == nil {
+		return
+	}
+	m := f.teamMembers[teamID][userID]
+	if m == nil {
+		writeErr(c.w, appErr("GetTeamMember", "app.team.get_member.missing.app_error", "No team member found for that user ID and team ID.", http.StatusNotFound))
+		return
+	}
+	writeJSON(c.w, http.StatusOK, m)
 }
 
 // getTeamMembersByIDs is POST /teams/{id}/members/ids with a JSON array of
