@@ -107,6 +107,9 @@
 //   - parameters: the template's rich parameter values by name. Coder
 //     takes them as text, so every value renders to a string: an integer
 //     parameter 500 gives "500", a boolean gives "true" or "false".
+//   - preset: the name of one of the template's presets (as Coder shows
+//     it, compared exactly). The workspace gets the preset's parameter
+//     values, which win over parameters of the same name.
 //
 // mattermost.channels: memberships of channels in existing teams. The
 // channel is created when it does not exist.

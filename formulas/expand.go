@@ -153,6 +153,8 @@ type Workspace struct {
 	Template string `json:"template"`
 	// Parameters are the rich parameter values, as Coder takes them.
 	Parameters map[string]string `json:"parameters,omitempty"`
+	// Preset is the name of a preset of the template, or "" for none.
+	Preset string `json:"preset,omitempty"`
 	Origin
 }
 
@@ -250,6 +252,7 @@ func Expand(f *Formula, params map[string]any, s Subject) (Resources, error) {
 			ws := Workspace{
 				Name:     e.text(path+".name", spec.Name, true, checkCoderName),
 				Template: e.text(path+".template", spec.Template, true, checkCoderName),
+				Preset:   e.text(path+".preset", spec.Preset, false, checkCoderPreset),
 				Origin:   e.origin,
 			}
 			if len(spec.Parameters) > 0 {

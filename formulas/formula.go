@@ -185,6 +185,9 @@ type WorkspaceSpec struct {
 	// Parameters are the template's rich parameter values; Coder takes
 	// them as strings.
 	Parameters map[string]string `yaml:"parameters,omitempty" json:"parameters,omitempty"`
+	// Preset is the name of one of the template's presets, whose
+	// parameter values the workspace gets (they win over Parameters).
+	Preset string `yaml:"preset,omitempty" json:"preset,omitempty"`
 }
 
 // MattermostSpec asks for Mattermost channel memberships.
@@ -384,6 +387,7 @@ func (c *checker) resources(r *ResourcesSpec) {
 			path := fmt.Sprintf("%s.coder.workspaces[%d]", base, i)
 			nameStatic := c.text(path+".name", ws.Name, true, checkCoderName)
 			c.text(path+".template", ws.Template, true, checkCoderName)
+			c.text(path+".preset", ws.Preset, false, checkCoderPreset)
 			for _, k := range sortedKeys(ws.Parameters) {
 				ppath := path + ".parameters." + k
 				if strings.TrimSpace(k) == "" {

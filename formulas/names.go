@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -184,6 +185,24 @@ func checkMattermostDisplayName(s string) error {
 	}
 	if strings.TrimSpace(s) == "" {
 		return errors.New("a Mattermost display name may not be blank")
+	}
+	return nil
+}
+
+// checkCoderPreset checks a preset's name. Coder takes any name that is
+// not empty (the name of a coder_workspace_preset, validation.StringIsNotEmpty
+// in coder/terraform-provider-coder provider/workspace_preset.go) and
+// compares it exactly, so a blank name or one with surrounding white
+// space or control characters can only be a mistake.
+func checkCoderPreset(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("a Coder preset name may not be blank")
+	}
+	if strings.TrimSpace(s) != s {
+		return errors.New("a Coder preset name may not start or end with white space")
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return errors.New("a Coder preset name may not contain control characters")
 	}
 	return nil
 }

@@ -417,6 +417,7 @@ func (d *decoder) resources(n *yaml.Node, path string, r *ResourcesSpec) {
 						d.mapping(item, child, map[string]field{
 							"name":     d.str(&ws.Name),
 							"template": d.str(&ws.Template),
+							"preset":   d.str(&ws.Preset),
 							"parameters": func(n *yaml.Node, path string) {
 								if isNull(resolve(n)) {
 									return

@@ -238,6 +238,7 @@ func diffWorkspace(a, b *Workspace) []string {
 	var d differ
 	d.cmp("name", a.Name, b.Name)
 	d.cmp("template", a.Template, b.Template)
+	d.cmp("preset", a.Preset, b.Preset)
 	names := map[string]bool{}
 	for k := range a.Parameters {
 		names[k] = true

@@ -106,6 +106,16 @@ func TestUnion(t *testing.T) {
 		}
 	})
 
+	t.Run("ConflictInPreset", func(t *testing.T) {
+		p := Workspace{Name: "dev-alice", Template: "base", Preset: "large", Origin: Origin{Source: srcB}}
+		q := Workspace{Name: "dev-alice", Template: "base", Origin: Origin{Source: srcA}}
+		u := Union(Resources{Coder: CoderResources{Workspaces: []Workspace{p}}}, Resources{Coder: CoderResources{Workspaces: []Workspace{q}}})
+		want := []Conflict{{Kind: "coder workspace", Key: "dev-alice", Fields: []string{"preset"}, Chosen: srcA, Dropped: srcB}}
+		if !reflect.DeepEqual(u.Conflicts, want) || u.Coder.Workspaces[0].Preset != "" {
+			t.Fatalf("got %+v, conflicts %+v; want alpha's workspace (no preset) and %+v", u.Coder.Workspaces, u.Conflicts, want)
+		}
+	})
+
 	t.Run("HigherVersionWins", func(t *testing.T) {
 		v2 := expandYAML(t, unionFormula("alpha", "2.0.0", "base-v2", "suspend", "Engineer"), Subject{User: alice, Group: groupData})
 		v10 := expandYAML(t, unionFormula("alpha", "10.0.0", "base-v10", "suspend", "Engineer"), Subject{User: alice, Group: groupData})

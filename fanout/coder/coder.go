@@ -105,6 +105,64 @@
 // are skipped until their own pass. A deleted group is emptied and kept,
 // with the template permissions given to it.
 //
+// # Formula resources
+//
+// The connector is a fanout.ResourceConnector: a user gets the Coder
+// workspaces of the formulas bound to their groups (coder.workspaces; see
+// package formulas), owned by their account, and a workspace no formula
+// asks for any more gets its formula's onRemove policy. Other people's
+// workspaces are an Owner's to manage: formula workspaces need the token
+// of an Owner, since a User Admin may neither create nor build them.
+//
+// A workspace is looked for by owner and name (GET
+// /api/v2/users/{id}/workspace/{name}; Coder compares names without
+// case).
+//
+//   - Missing, it is created (POST /api/v2/users/{id}/workspaces) from
+//     the template of that name in the first configured organization, at
+//     the template's active version, with the formula's parameters as its
+//     rich parameter values and, with preset, that version's preset of
+//     that name, whose values win over the formula's as they do in Coder.
+//     Before writing, the connector checks what Coder would refuse or
+//     silently drop; each is a terminal error naming the workspace and
+//     the formula: a template that does not exist, a preset the version
+//     does not have, a parameter the template does not have (Coder would
+//     drop its value, and the workspace would never match), a value
+//     outside a parameter's options, a required parameter not set.
+//   - Existing, it is adopted when its template is the formula's. One of
+//     another template is never replaced, built or removed: that is a
+//     terminal error naming both templates. The latest build's parameter
+//     values are compared with the formula's and its preset's; when a
+//     mutable parameter differs, one new build with the changed values is
+//     queued, of the latest build's transition: a running workspace is
+//     started again with them, a stopped one gets a stop build and stays
+//     stopped (its next start uses them). An immutable parameter (mutable:
+//     false) cannot change once a workspace exists, so a difference there
+//     is left as it is: a warning is logged, a plan shows it as an update
+//     "immutable parameter X cannot change ...: recreate the workspace to
+//     apply", and nothing fails. Ephemeral parameters, which last one
+//     build, are not compared. The connector does not move workspaces to
+//     a newer template version (Coder's automatic updates do) and does not
+//     start one that its owner stopped.
+//   - Being deleted (its delete build under way), it is created again
+//     once it is gone: the pass is retried.
+//
+// When no formula asks for a workspace any more: keep leaves it as it
+// is; suspend (the default) queues a stop build unless it is stopped or
+// stopping; delete queues a delete build. A workspace that is gone, or
+// that has another template now (someone else's), counts as removed. A
+// deleted user's workspaces get their policies too.
+//
+// Coder runs one build of a workspace at a time and refuses another with
+// 409 meanwhile: while a build is pending or running, an update, a stop
+// or a delete waits for a later pass, with an error that is retried. A
+// converged workspace costs two reads (the workspace, its latest build's
+// parameters), plus one for its presets when it names one. Workspaces are
+// converged one by one, so that one that fails holds back no other; the
+// errors are returned together, terminal only when each is. PlanResources
+// reads the same and writes nothing; EnsureResources then does what it
+// listed (an immutable parameter aside).
+//
 // # Errors
 //
 // 429 and 503 answers ask for a retry after their Retry-After; other 5xx
@@ -129,7 +187,7 @@
 //	    tokenFile: /run/secrets/coder-token  # or SCIMBRIDGE_CODER_TOKEN
 //
 // The token is a session or API token (coder tokens create) of a user
-// with the Owner or User Admin role.
+// with the Owner or User Admin role; formula workspaces need an Owner.
 package coder
 
 import (

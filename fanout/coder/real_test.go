@@ -13,7 +13,7 @@ import (
 )
 
 // realServer is a real Coder signing people in through a real OpenID
-// provider.
+// provider, with the echo provisioner to build workspaces.
 type realServer struct {
 	idp   *harness.OIDC
 	coder *harness.Coder
@@ -22,7 +22,7 @@ type realServer struct {
 func startReal(t *testing.T) *realServer {
 	t.Helper()
 	idp := harness.StartOIDC(t, harness.OIDCOptions{})
-	c := harness.StartCoder(t, harness.CoderOptions{OIDC: idp})
+	c := harness.StartCoder(t, harness.CoderOptions{OIDC: idp, Env: echoProvisioner})
 	return &realServer{idp: idp, coder: c}
 }
 
@@ -51,6 +51,7 @@ func TestRealCoder(t *testing.T) {
 	t.Run("ConnectorSuite", s.connectorSuite)
 	t.Run("FirstOIDCLoginLandsInProvisionedAccount", s.firstLogin)
 	t.Run("GroupsNeedALicence", s.groupsNeedLicence)
+	t.Run("FormulaWorkspaces", s.workspaces)
 }
 
 // connectorSuite runs the shared connector suite. Coder's groups need a

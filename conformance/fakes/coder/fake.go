@@ -28,11 +28,32 @@
 //     members of the group's organization), delete; every organization
 //     has its "Everyone" group, whose id is the organization's and whose
 //     members are the organization's;
-//   - /api/v2/users/authmethods and /api/v2/entitlements.
+//   - /api/v2/users/authmethods and /api/v2/entitlements;
+//   - templates (seeded with AddTemplate and AddTemplateVersion: rich
+//     parameters with their mutable, required, default and options,
+//     presets): get by organization and name without regard to case, a
+//     version's rich parameters and presets;
+//   - workspaces: create for a user (from a template's active version or
+//     a given version, with rich parameter values and a preset), get by
+//     owner and name without regard to case (include_deleted too), new
+//     builds (start, stop, delete) and a build's parameters. Parameters
+//     are resolved as Coder's dynamic parameter flow does: the previous
+//     build's values, then the request's, then the preset's; values of
+//     no parameter are dropped; a required parameter without a value, a
+//     value outside the options and a changed immutable parameter are
+//     refused with Coder's 400 and one validation per parameter. A name
+//     already used by the owner is a 409, a build while another is
+//     pending or running a 409, an unknown template a 400 and a deleted
+//     one a 404. A build succeeds at once (a delete build deletes its
+//     workspace) unless HoldBuilds keeps new builds pending, as in a
+//     Coder without provisioner daemons; CompleteBuilds ends them.
+//     Workspace, Workspaces and Builds show the state to tests.
 //
 // Only owners and user admins may use the admin routes; another user's
 // token gets 403 (Coder's RBAC is richer; this is the part that matters
-// to a provisioning client).
+// to a provisioning client). Other users' workspaces are an Owner's
+// only: a User Admin gets 404 reading them and 403 creating one, as
+// Coder's user-admin role has no workspace permission.
 //
 // Faults on command: Fail answers the next n requests with a status (and
 // a Retry-After header), Slow holds every request for a while.
@@ -101,6 +122,11 @@ type Fake struct {
 	groups map[uuid.UUID]*group
 	tokens map[string]token // by key id
 
+	templates  map[uuid.UUID]*template
+	versions   map[uuid.UUID]*templateVersion
+	workspaces map[uuid.UUID]*workspace
+	holdBuilds bool
+
 	failN      int
 	failStatus int
 	failRetry  string
@@ -135,6 +161,10 @@ func New(opts Options) *Fake {
 		users:  map[uuid.UUID]*user{},
 		groups: map[uuid.UUID]*group{},
 		tokens: map[string]token{},
+
+		templates:  map[uuid.UUID]*template{},
+		versions:   map[uuid.UUID]*templateVersion{},
+		workspaces: map[uuid.UUID]*workspace{},
 	}
 	now := time.Now().UTC()
 	def := &organization{codersdk.Organization{

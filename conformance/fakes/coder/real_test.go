@@ -173,6 +173,50 @@ func TestMatchesRealCoder(t *testing.T) {
 			}
 			return err
 		}},
+		{"UnknownTemplateByName", func(ctx context.Context, c *codersdk.Client) error {
+			o, err := c.OrganizationByName(ctx, codersdk.DefaultOrganization)
+			if err != nil {
+				return err
+			}
+			_, err = c.TemplateByName(ctx, o.ID, "nope"+sfx)
+			return err
+		}},
+		{"UnknownWorkspaceByName", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.WorkspaceByOwnerAndName(ctx, "ada"+sfx, "nope", codersdk.WorkspaceOptions{})
+			return err
+		}},
+		{"WorkspaceOfUnknownUser", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.WorkspaceByOwnerAndName(ctx, uuid.NewString(), "nope", codersdk.WorkspaceOptions{})
+			return err
+		}},
+		{"CreateWorkspaceUnknownTemplate", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.CreateUserWorkspace(ctx, "ada"+sfx, codersdk.CreateWorkspaceRequest{TemplateID: uuid.MustParse("11111111-2222-3333-4444-555555555555"), Name: "dev"})
+			return err
+		}},
+		{"CreateWorkspaceBadName", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.CreateUserWorkspace(ctx, "ada"+sfx, codersdk.CreateWorkspaceRequest{TemplateID: uuid.New(), Name: "bad name"})
+			return err
+		}},
+		{"CreateWorkspaceNoTemplate", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.CreateUserWorkspace(ctx, "ada"+sfx, codersdk.CreateWorkspaceRequest{Name: "dev"})
+			return err
+		}},
+		{"BuildUnknownWorkspace", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.CreateWorkspaceBuild(ctx, uuid.New(), codersdk.CreateWorkspaceBuildRequest{Transition: codersdk.WorkspaceTransitionStop})
+			return err
+		}},
+		{"ParametersOfUnknownBuild", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.WorkspaceBuildParameters(ctx, uuid.New())
+			return err
+		}},
+		{"PresetsOfUnknownVersion", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.TemplateVersionPresets(ctx, uuid.New())
+			return err
+		}},
+		{"RichParametersOfUnknownVersion", func(ctx context.Context, c *codersdk.Client) error {
+			_, err := c.TemplateVersionRichParameters(ctx, uuid.New())
+			return err
+		}},
 		{"BadToken", func(ctx context.Context, c *codersdk.Client) error {
 			bad := codersdk.New(c.URL)
 			bad.SetSessionToken("abcdefghij-abcdefghijabcdefghijab")

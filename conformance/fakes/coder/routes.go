@@ -47,6 +47,16 @@ func (f *Fake) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v2/organizations/{organization}", chain(f.getOrganization, auth))
 	mux.Handle("POST /api/v2/organizations/{organization}/members/{user}", chain(f.postOrganizationMember, auth, admin))
 
+	// coderd/coderd.go: templates, template versions, workspaces and
+	// builds; their handlers check who may see what.
+	mux.Handle("GET /api/v2/organizations/{organization}/templates/{templatename}", chain(f.templateByName, auth))
+	mux.Handle("GET /api/v2/templateversions/{templateversion}/rich-parameters", chain(f.versionRichParameters, auth))
+	mux.Handle("GET /api/v2/templateversions/{templateversion}/presets", chain(f.versionPresets, auth))
+	mux.Handle("POST /api/v2/users/{user}/workspaces", chain(f.postUserWorkspace, auth))
+	mux.Handle("GET /api/v2/users/{user}/workspace/{workspacename}", chain(f.workspaceByOwnerAndName, auth))
+	mux.Handle("POST /api/v2/workspaces/{workspace}/builds", chain(f.postWorkspaceBuild, auth))
+	mux.Handle("GET /api/v2/workspacebuilds/{workspacebuild}/parameters", chain(f.buildParameters, auth))
+
 	// enterprise/coderd/coderd.go: the organization's group routes check
 	// the key, then the licence; /groups checks the licence first.
 	mux.HandleFunc("GET /api/v2/entitlements", f.entitlements)
