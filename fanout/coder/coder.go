@@ -197,7 +197,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -372,28 +371,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 // (os.Getenv when nil). Setting both is an error, so that it is never
 // unclear which token is used; so is setting neither.
 func LoadToken(cfg Config, getenv func(string) string) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	env := strings.TrimSpace(getenv(TokenEnv))
-	if cfg.TokenFile == "" {
-		if env == "" {
-			return "", fmt.Errorf("coder: no token: set %s or tokenFile", TokenEnv)
-		}
-		return env, nil
-	}
-	if env != "" {
-		return "", fmt.Errorf("coder: both %s and tokenFile are set; keep one", TokenEnv)
-	}
-	data, err := os.ReadFile(cfg.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("coder: read tokenFile: %w", err)
-	}
-	token := strings.TrimSpace(string(data))
-	if token == "" {
-		return "", fmt.Errorf("coder: tokenFile %s is empty", cfg.TokenFile)
-	}
-	return token, nil
+	return fanout.LoadToken(name, TokenEnv, cfg.TokenFile, getenv)
 }
 
 // Name returns "coder".

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,10 +14,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/fanout"
 )
-
-// defaultRetryAfter is the wait after a 429 or 503 without a usable
-// Retry-After header.
-const defaultRetryAfter = 30 * time.Second
 
 // answerKey carries an *answer in a request's context.
 type answerKey struct{}
@@ -102,7 +97,7 @@ func classify(op string, rec *answer, err error) error {
 		wrapped := fmt.Errorf("coder: %s: %w", op, &statusError{status: status, sdk: sdkErr})
 		switch {
 		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, retryAfter(rec.retryAfter, time.Now()))
+			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(rec.retryAfter, time.Now()))
 		case status >= 500, status == http.StatusRequestTimeout:
 			return wrapped
 		default:
@@ -120,25 +115,4 @@ func classify(op string, rec *answer, err error) error {
 		return wrapped
 	}
 	return fanout.Terminal(wrapped)
-}
-
-// retryAfter reads a Retry-After value: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return defaultRetryAfter
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 1 {
-			return time.Second
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d >= time.Second {
-			return d.Round(time.Second)
-		}
-		return time.Second
-	}
-	return defaultRetryAfter
 }

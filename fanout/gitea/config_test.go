@@ -229,7 +229,7 @@ func TestClassify(t *testing.T) {
 		after    time.Duration // a RetryAfterError's wait, or 0
 	}{
 		{"TooManyRequests", answer(429, http.Header{"Retry-After": {"7"}}), cause, false, 7 * time.Second},
-		{"Unavailable", answer(503, nil), cause, false, defaultRetryAfter},
+		{"Unavailable", answer(503, nil), cause, false, fanout.DefaultRetryAfter},
 		{"ServerError", answer(500, nil), cause, false, 0},
 		{"BadGateway", answer(502, nil), cause, false, 0},
 		{"Unauthorized", answer(401, nil), cause, true, 0},
@@ -265,20 +265,4 @@ func TestClassify(t *testing.T) {
 			t.Errorf("isStatus(%v)", err)
 		}
 	})
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"":     defaultRetryAfter,
-		"120":  2 * time.Minute,
-		"0":    time.Second,
-		"soon": defaultRetryAfter,
-		now.Add(time.Minute).Format(http.TimeFormat):  time.Minute,
-		now.Add(-time.Minute).Format(http.TimeFormat): time.Second,
-	} {
-		if got := retryAfter(v, now); got != want {
-			t.Errorf("retryAfter(%q) = %v, want %v", v, got, want)
-		}
-	}
 }

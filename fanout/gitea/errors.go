@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,10 +14,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/fanout"
 )
-
-// defaultRetryAfter is the wait after a 429 or 503 without a usable
-// Retry-After header.
-const defaultRetryAfter = 30 * time.Second
 
 // statusError is an answer of Gitea's outside 2xx.
 type statusError struct {
@@ -53,7 +48,7 @@ func classify(op string, resp *sdk.Response, err error) error {
 		wrapped := fmt.Errorf("gitea: %s: %w", op, &statusError{status: resp.StatusCode, msg: strings.TrimSpace(err.Error())})
 		switch s := resp.StatusCode; {
 		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 		case s >= 500, s == http.StatusRequestTimeout:
 			return wrapped
 		default:
@@ -71,25 +66,4 @@ func classify(op string, resp *sdk.Response, err error) error {
 		return wrapped
 	}
 	return fanout.Terminal(wrapped)
-}
-
-// retryAfter reads a Retry-After value: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return defaultRetryAfter
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 1 {
-			return time.Second
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d >= time.Second {
-			return d.Round(time.Second)
-		}
-		return time.Second
-	}
-	return defaultRetryAfter
 }

@@ -263,7 +263,7 @@ func TestClassify(t *testing.T) {
 		id       string        // the AppError id the message must show
 	}{
 		{"TooManyRequests", answer(429, http.Header{"Retry-After": {"7"}}), appErr("api.context.rate_limit", 429), false, 7 * time.Second, "api.context.rate_limit"},
-		{"Unavailable", answer(503, nil), errors.New("not json"), false, defaultRetryAfter, ""},
+		{"Unavailable", answer(503, nil), errors.New("not json"), false, fanout.DefaultRetryAfter, ""},
 		{"ServerError", answer(500, nil), appErr(idSaveUser, 500), false, 0, idSaveUser},
 		{"BadGateway", answer(502, nil), errors.New("failed to decode JSON payload into AppError. Body: <html>"), false, 0, ""},
 		{"RequestTimeout", answer(408, nil), errors.New("x"), false, 0, ""},
@@ -314,20 +314,4 @@ func TestClassify(t *testing.T) {
 			t.Errorf("a long answer gave a %d-byte message", len(err.Error()))
 		}
 	})
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"":     defaultRetryAfter,
-		"120":  2 * time.Minute,
-		"0":    time.Second,
-		"soon": defaultRetryAfter,
-		now.Add(time.Minute).Format(http.TimeFormat):  time.Minute,
-		now.Add(-time.Minute).Format(http.TimeFormat): time.Second,
-	} {
-		if got := retryAfter(v, now); got != want {
-			t.Errorf("retryAfter(%q) = %v, want %v", v, got, want)
-		}
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,10 +14,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/fanout"
 )
-
-// defaultRetryAfter is the wait after a 429 or 503 without a usable
-// Retry-After header.
-const defaultRetryAfter = 30 * time.Second
 
 // maxMessage bounds how much of an answer that is not an AppError (an
 // HTML error page of a proxy) goes into an error message.
@@ -113,7 +108,7 @@ func classify(op string, resp *model.Response, err error) error {
 		wrapped := fmt.Errorf("mattermost: %s: %w", op, ae)
 		switch s := resp.StatusCode; {
 		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 		case s >= 500, s == http.StatusRequestTimeout:
 			return wrapped
 		default:
@@ -139,25 +134,4 @@ func truncateMessage(s string) string {
 		s = s[:maxMessage] + "..."
 	}
 	return s
-}
-
-// retryAfter reads a Retry-After value: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return defaultRetryAfter
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 1 {
-			return time.Second
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d >= time.Second {
-			return d.Round(time.Second)
-		}
-		return time.Second
-	}
-	return defaultRetryAfter
 }

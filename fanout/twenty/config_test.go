@@ -137,22 +137,6 @@ func TestLoadToken(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"":     defaultRetryAfter,
-		"7":    7 * time.Second,
-		"0":    time.Second,
-		"soon": defaultRetryAfter,
-		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
-		now.Add(-time.Minute).Format(http.TimeFormat):     time.Second,
-	} {
-		if got := retryAfter(v, now); got != want {
-			t.Errorf("retryAfter(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
-
 // gqlErr builds the client's error for GraphQL errors with these codes.
 func gqlErr(codes ...string) error {
 	var errs graphql.Errors

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,10 +13,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/fanout"
 )
-
-// defaultRetryAfter is the wait after a 429 or 503 without a usable
-// Retry-After header.
-const defaultRetryAfter = 30 * time.Second
 
 // Twenty's error codes (extensions.code), from
 // packages/twenty-server/src/engine/core-modules/graphql/utils/graphql-errors.util.ts
@@ -108,7 +103,7 @@ func classify(op string, header http.Header, err error) error {
 		wrapped := fmt.Errorf("twenty: %s: %w", op, &apiError{status: s, code: code, msg: msg})
 		switch {
 		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, retryAfter(header.Get("Retry-After"), time.Now()))
+			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(header.Get("Retry-After"), time.Now()))
 		case s >= 500, s == http.StatusRequestTimeout:
 			return wrapped
 		default:
@@ -200,25 +195,4 @@ func bodyMessage(body string) (code, msg string) {
 		body = body[:200] + "..."
 	}
 	return "", body
-}
-
-// retryAfter reads a Retry-After value: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return defaultRetryAfter
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 1 {
-			return time.Second
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d >= time.Second {
-			return d.Round(time.Second)
-		}
-		return time.Second
-	}
-	return defaultRetryAfter
 }

@@ -135,7 +135,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -271,28 +270,7 @@ func parseEndpoint(raw string) (string, error) {
 // (os.Getenv when nil). Setting both is an error, so that it is never
 // unclear which key is used; so is setting neither.
 func LoadToken(cfg Config, getenv func(string) string) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	env := strings.TrimSpace(getenv(TokenEnv))
-	if cfg.TokenFile == "" {
-		if env == "" {
-			return "", fmt.Errorf("twenty: no API key: set %s or tokenFile", TokenEnv)
-		}
-		return env, nil
-	}
-	if env != "" {
-		return "", fmt.Errorf("twenty: both %s and tokenFile are set; keep one", TokenEnv)
-	}
-	data, err := os.ReadFile(cfg.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("twenty: read tokenFile: %w", err)
-	}
-	token := strings.TrimSpace(string(data))
-	if token == "" {
-		return "", fmt.Errorf("twenty: tokenFile %s is empty", cfg.TokenFile)
-	}
-	return token, nil
+	return fanout.LoadToken(name, TokenEnv, cfg.TokenFile, getenv)
 }
 
 // Name returns "twenty".

@@ -553,7 +553,7 @@ func TestErrors(t *testing.T) {
 		after      time.Duration // 0: not a RetryAfterError
 	}{
 		{"RateLimited", 429, "7", false, 7 * time.Second},
-		{"UnavailableDefault", 503, "", false, defaultRetryAfter},
+		{"UnavailableDefault", 503, "", false, fanout.DefaultRetryAfter},
 		{"BadGateway", 502, "", false, 0},
 		{"RequestTimeout", 408, "", false, 0},
 		{"ErrUnauthorized", 401, "", true, 0},
