@@ -144,8 +144,13 @@ type team struct {
 
 // team returns the organization's team called name.
 func (w *world) team(ctx context.Context, name string) (team, error) {
+	return w.teamOf(ctx, e2eOrg, name)
+}
+
+// teamOf returns org's team called name.
+func (w *world) teamOf(ctx context.Context, org, name string) (team, error) {
 	var teams []team
-	if _, err := w.g.AdminAPI(ctx, http.MethodGet, "/orgs/"+e2eOrg+"/teams?limit=50", nil, &teams); err != nil {
+	if _, err := w.g.AdminAPI(ctx, http.MethodGet, "/orgs/"+org+"/teams?limit=50", nil, &teams); err != nil {
 		return team{}, err
 	}
 	for _, tm := range teams {
@@ -153,12 +158,17 @@ func (w *world) team(ctx context.Context, name string) (team, error) {
 			return tm, nil
 		}
 	}
-	return team{}, fmt.Errorf("organization %s has no team %q (it has %v)", e2eOrg, name, teams)
+	return team{}, fmt.Errorf("organization %s has no team %q (it has %v)", org, name, teams)
 }
 
 // teamMembers returns the sorted logins of the team called name.
 func (w *world) teamMembers(ctx context.Context, name string) ([]string, error) {
-	tm, err := w.team(ctx, name)
+	return w.teamMembersOf(ctx, e2eOrg, name)
+}
+
+// teamMembersOf returns the sorted logins of org's team called name.
+func (w *world) teamMembersOf(ctx context.Context, org, name string) ([]string, error) {
+	tm, err := w.teamOf(ctx, org, name)
 	if err != nil {
 		return nil, err
 	}
