@@ -136,3 +136,15 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 func RetryAfter(err error, after time.Duration) error {
 	return &RetryAfterError{Err: err, After: after}
 }
+
+// UnappliedError reports what a connector left as it was because the
+// service cannot change it (an immutable workspace parameter), while
+// everything else converged. The reconciler counts the attempt as a
+// success and keeps the message in the status (Status.Unapplied) and the
+// audit log, until a pass applies everything.
+type UnappliedError struct{ Msg string }
+
+func (e *UnappliedError) Error() string { return "not applied: " + e.Msg }
+
+// Unapplied returns an UnappliedError with msg.
+func Unapplied(msg string) error { return &UnappliedError{Msg: msg} }

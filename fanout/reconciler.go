@@ -294,6 +294,12 @@ func (r *Reconciler) attempt(ctx context.Context, c Connector, st store.Status) 
 	case err == nil:
 		st.State, st.Attempts, st.LastError = store.StateOK, 0, ""
 		st.LastSuccess, st.AppliedHash = now, out.hash
+		if !skipped {
+			if out.unapplied != "" && out.unapplied != st.Unapplied {
+				res.Note = strings.TrimSpace(res.Note + " not applied: " + out.unapplied)
+			}
+			st.Unapplied = out.unapplied
+		}
 		linked := res.RemoteID != "" && res.RemoteID != st.RemoteID
 		if res.RemoteID != "" {
 			st.RemoteID = res.RemoteID
@@ -395,6 +401,9 @@ type outcome struct {
 	applied []byte
 	// skipped is true when the desired state was already applied.
 	skipped bool
+	// unapplied is what the connector reported it could not apply
+	// (UnappliedError), while the rest converged.
+	unapplied string
 }
 
 // reconcile reads the desired state of st.Key and asks c to converge.
@@ -433,6 +442,10 @@ func (r *Reconciler) reconcile(ctx context.Context, c Connector, st store.Status
 		applied, err := rc.EnsureResources(ctx, u, u.Resources, decodeApplied(st.Applied))
 		if b, merr := json.Marshal(applied); merr == nil {
 			out.applied = b
+		}
+		var ua *UnappliedError
+		if errors.As(err, &ua) {
+			out.unapplied, err = ua.Msg, nil
 		}
 		if err != nil {
 			return out, err

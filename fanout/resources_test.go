@@ -19,6 +19,8 @@ type workspaceConn struct {
 	*fakeConn
 	wmu        sync.Mutex
 	workspaces map[string]*workspace // user id + "/" + name ->
+	// unapplied, when set, is reported as what could not be applied.
+	unapplied string
 }
 
 type workspace struct {
@@ -48,6 +50,9 @@ func (c *workspaceConn) EnsureResources(_ context.Context, u fanout.User, want, 
 		case formulas.OnRemoveSuspend:
 			c.workspaces[u.ID+"/"+w.Name].stopped = true
 		}
+	}
+	if c.unapplied != "" {
+		return formulas.Resources{Coder: want.Coder}, fanout.Unapplied(c.unapplied)
 	}
 	return formulas.Resources{Coder: want.Coder}, nil
 }
@@ -252,4 +257,35 @@ func TestBrokenBindingParksOnlyTheResources(t *testing.T) {
 	eventually(t, "ok once the binding is fixed", func() bool {
 		return userStatus(t, st, ids[0], "coder").State == store.StateOK && c.workspace(ids[0], "gpu-user0") != nil
 	})
+}
+
+func TestUnappliedIsShownWithOK(t *testing.T) {
+	st := openStore(t)
+	c := newWorkspaceConn()
+	c.unapplied = "workspace gpu-user0: immutable parameter region cannot change"
+	ids := createUsers(t, st, 1)
+	g := &store.Group{DisplayName: "ml", Attributes: []byte(`{}`)}
+	if err := st.CreateGroup(t.Context(), "test", g, func(tx store.GroupTx) error { return tx.AddMember(ids[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	putFormula(t, st, "1.0.0", "keep")
+	if err := st.PutBinding(t.Context(), "test", &store.Binding{Group: g.ID, Formula: "gpu"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	run(t, st, c)
+	eventually(t, "ok, with what was not applied", func() bool {
+		s := userStatus(t, st, ids[0], "coder")
+		return s.State == store.StateOK && s.Unapplied == c.unapplied && s.LastError == ""
+	})
+	events, err := st.Events(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events {
+		found = found || (e.Op == "note" && strings.Contains(e.Detail, "not applied: "+c.unapplied))
+	}
+	if !found {
+		t.Fatalf("no audit event says what was not applied: %+v", events)
+	}
 }

@@ -46,6 +46,10 @@ type Status struct {
 	// resources of a user (a JSON document the store does not read), so
 	// that the next pass knows what was removed from the desired state.
 	Applied json.RawMessage `json:"applied,omitempty"`
+	// Unapplied is what the connector could not apply while the rest
+	// converged (an immutable workspace parameter that changed), shown
+	// with the ok status until a pass applies everything.
+	Unapplied string `json:"unapplied,omitempty"`
 	// Gen increases on every dispatch of the key to the connector; a
 	// Settle written for an older generation does not clear a newer
 	// dispatch.

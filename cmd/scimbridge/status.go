@@ -141,7 +141,11 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer, get
 func printStatuses(w io.Writer, sts []admin.StatusView, what string) {
 	fmt.Fprintln(w, "CONNECTOR\tSTATE\tATTEMPTS\tREMOTE ID\tLAST SUCCESS\tNEXT ATTEMPT\tLAST ERROR")
 	for _, s := range sts {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Connector, s.State, s.Attempts, s.RemoteID, since(s.LastSuccess), since(s.NextAttempt), s.LastError)
+		msg := s.LastError
+		if s.Unapplied != "" {
+			msg = strings.TrimSpace(msg + " not applied: " + s.Unapplied)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Connector, s.State, s.Attempts, s.RemoteID, since(s.LastSuccess), since(s.NextAttempt), msg)
 	}
 	if len(sts) == 0 {
 		fmt.Fprintf(w, "(no connector has seen this %s yet)\n", what)

@@ -120,6 +120,9 @@ type StatusView struct {
 	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 	RemoteID    string     `json:"remoteId,omitempty"`
+	// Unapplied is what the connector could not apply while the rest
+	// converged.
+	Unapplied string `json:"unapplied,omitempty"`
 }
 
 func viewOf(s store.Status) StatusView {
@@ -130,7 +133,7 @@ func viewOf(s store.Status) StatusView {
 		return &v
 	}
 	v := StatusView{Connector: s.Connector, Key: s.Key.String(), State: string(s.State), Attempts: s.Attempts,
-		LastError: s.LastError, LastAttempt: t(s.LastAttempt), LastSuccess: t(s.LastSuccess), RemoteID: s.RemoteID}
+		LastError: s.LastError, LastAttempt: t(s.LastAttempt), LastSuccess: t(s.LastSuccess), RemoteID: s.RemoteID, Unapplied: s.Unapplied}
 	if s.State == store.StateFailed || s.State == store.StatePending {
 		v.NextAttempt = t(s.NextAttempt)
 	}

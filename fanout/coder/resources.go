@@ -71,6 +71,8 @@ type pass struct {
 	tmpl    map[string]*codersdk.Template // by lowercase name; nil: missing
 	params  map[uuid.UUID][]codersdk.TemplateVersionParameter
 	presets map[uuid.UUID][]codersdk.Preset
+	// unapplied says what the pass left because Coder cannot change it.
+	unapplied []string
 }
 
 func (c *Connector) newPass(ctx context.Context, u fanout.User) (*pass, error) {
@@ -420,6 +422,14 @@ func (p *pass) apply(ctx context.Context, u fanout.User, st step) (written bool,
 			"template", st.template.Name, "formula", st.src)
 		return true, nil
 	case doUpdate:
+		if len(st.immutable) > 0 {
+			var parts []string
+			for _, d := range st.immutable {
+				parts = append(parts, fmt.Sprintf("%s (%s -> %s)", d.name, shown(d.from, true), shown(d.to, true)))
+			}
+			p.unapplied = append(p.unapplied, fmt.Sprintf("workspace %s: immutable parameter %s cannot change: recreate the workspace to apply [%s]",
+				st.name, strings.Join(parts, ", "), st.src))
+		}
 		if len(st.changes) == 0 {
 			names := make([]string, len(st.immutable))
 			for i, d := range st.immutable {
@@ -565,6 +575,9 @@ func (c *Connector) EnsureResources(ctx context.Context, u fanout.User, want, ha
 			applied = append(applied, h) // tried again next time
 			errs = append(errs, err)
 		}
+	}
+	if len(errs) == 0 && len(p.unapplied) > 0 {
+		return formulas.Resources{Coder: formulas.CoderResources{Workspaces: applied}}, fanout.Unapplied(strings.Join(p.unapplied, "; "))
 	}
 	return formulas.Resources{Coder: formulas.CoderResources{Workspaces: applied}}, combine(errs)
 }

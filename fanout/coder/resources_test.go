@@ -270,7 +270,11 @@ func TestEnsureResources(t *testing.T) {
 		if !slices.Equal(plan, want) {
 			t.Errorf("plan\n%+v\nwant\n%+v", plan, want)
 		}
-		applied = e.ensure(t, coderRes(w2), applied)
+		applied, err := e.c.EnsureResources(t.Context(), e.u, coderRes(w2), applied)
+		var ua *fanout.UnappliedError
+		if !errors.As(err, &ua) || !strings.Contains(ua.Msg, `workspace ml-ada: immutable parameter region ("eu-west" -> "us-east") cannot change`) {
+			t.Fatalf("EnsureResources with an immutable change: %v, want it reported as not applied", err)
+		}
 		wantNames(t, applied, "ml-ada")
 		wantWrites(t, e.writes())
 
@@ -280,7 +284,9 @@ func TestEnsureResources(t *testing.T) {
 		if len(plan) != 1 || !strings.Contains(plan[0].Detail, `gpu_type: "nvidia-a100" -> "nvidia-h100"`) || !strings.Contains(plan[0].Detail, "immutable parameter region cannot change") {
 			t.Errorf("plan %+v", plan)
 		}
-		e.ensure(t, coderRes(w2), applied)
+		if _, err := e.c.EnsureResources(t.Context(), e.u, coderRes(w2), applied); !errors.As(err, &ua) {
+			t.Fatalf("EnsureResources with a mutable and an immutable change: %v, want the immutable one reported", err)
+		}
 		if got := e.writes(); len(got) != 1 {
 			t.Errorf("writes %v, want one build", got)
 		}
