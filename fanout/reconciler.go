@@ -429,25 +429,36 @@ func (r *Reconciler) reconcile(ctx context.Context, c Connector, st store.Status
 			return out, nil // never provisioned: nothing to undo
 		}
 		u.RemoteID = st.RemoteID
+		rc, isRC := c.(ResourceConnector)
+		resources := func() error {
+			applied, err := rc.EnsureResources(ctx, u, u.Resources, decodeApplied(st.Applied))
+			if b, merr := json.Marshal(applied); merr == nil {
+				out.applied = b
+			}
+			var ua *UnappliedError
+			if errors.As(err, &ua) {
+				out.unapplied, err = ua.Msg, nil
+			}
+			return err
+		}
+		// A deleted user's resources go first (by their onRemove), while
+		// the account they belong to still exists: a service may refuse
+		// to delete an account that still owns repositories.
+		if u.Deleted && isRC {
+			if err := resources(); err != nil {
+				return out, err
+			}
+		}
 		if out.Result, err = c.EnsureUser(ctx, u); err != nil {
 			return out, err
 		}
-		rc, ok := c.(ResourceConnector)
-		if !ok {
+		if !isRC || u.Deleted {
 			return out, nil
 		}
 		if out.RemoteID != "" {
 			u.RemoteID = out.RemoteID
 		}
-		applied, err := rc.EnsureResources(ctx, u, u.Resources, decodeApplied(st.Applied))
-		if b, merr := json.Marshal(applied); merr == nil {
-			out.applied = b
-		}
-		var ua *UnappliedError
-		if errors.As(err, &ua) {
-			out.unapplied, err = ua.Msg, nil
-		}
-		if err != nil {
+		if err := resources(); err != nil {
 			return out, err
 		}
 		if len(problems) > 0 {

@@ -21,6 +21,17 @@ type workspaceConn struct {
 	workspaces map[string]*workspace // user id + "/" + name ->
 	// unapplied, when set, is reported as what could not be applied.
 	unapplied string
+	// order records "user" and "resources" calls for deleted users.
+	order []string
+}
+
+func (c *workspaceConn) EnsureUser(ctx context.Context, u fanout.User) (fanout.Result, error) {
+	if u.Deleted {
+		c.wmu.Lock()
+		c.order = append(c.order, "user")
+		c.wmu.Unlock()
+	}
+	return c.fakeConn.EnsureUser(ctx, u)
 }
 
 type workspace struct {
@@ -35,6 +46,9 @@ func newWorkspaceConn() *workspaceConn {
 func (c *workspaceConn) EnsureResources(_ context.Context, u fanout.User, want, had formulas.Resources) (formulas.Resources, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if u.Deleted {
+		c.order = append(c.order, "resources")
+	}
 	wanted := map[string]bool{}
 	for _, w := range want.Coder.Workspaces {
 		wanted[w.Name] = true
@@ -193,9 +207,9 @@ func TestFormulaResourcesFollowBindingsAndMembership(t *testing.T) {
 	if err := st.PutBinding(t.Context(), "test", &b, b.Meta.Version); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new parameters", func() bool {
+	eventually(t, "the new parameters, settled", func() bool {
 		w := c.workspace(ids[0], "gpu-user0")
-		return w != nil && w.params["gpu"] == "a100"
+		return w != nil && w.params["gpu"] == "a100" && userStatus(t, st, ids[0], "coder").State == store.StateOK
 	})
 
 	// Plans of a membership change before it is made.
@@ -287,5 +301,39 @@ func TestUnappliedIsShownWithOK(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no audit event says what was not applied: %+v", events)
+	}
+}
+
+// A deleted user's resources are removed before the account is
+// suspended or deleted: a service may refuse to delete an account that
+// still owns what the formula gave it.
+func TestDeletedUserResourcesGoFirst(t *testing.T) {
+	st := openStore(t)
+	c := newWorkspaceConn()
+	ids := createUsers(t, st, 1)
+	g := &store.Group{DisplayName: "ml", Attributes: []byte(`{}`)}
+	if err := st.CreateGroup(t.Context(), "test", g, func(tx store.GroupTx) error { return tx.AddMember(ids[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	putFormula(t, st, "1.0.0", "delete")
+	if err := st.PutBinding(t.Context(), "test", &store.Binding{Group: g.ID, Formula: "gpu"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	run(t, st, c)
+	eventually(t, "the workspace", func() bool {
+		return c.workspace(ids[0], "gpu-user0") != nil && userStatus(t, st, ids[0], "coder").State == store.StateOK
+	})
+	if err := st.DeleteUser(t.Context(), "test", ids[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the workspace deleted, then the account suspended", func() bool {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		return len(c.order) >= 2 && c.workspaces[ids[0]+"/gpu-user0"] == nil
+	})
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.order[0] != "resources" || c.order[1] != "user" {
+		t.Fatalf("calls for the deleted user: %v, want resources before the account", c.order)
 	}
 }
