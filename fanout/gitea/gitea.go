@@ -150,6 +150,9 @@ const TokenEnv = "SCIMBRIDGE_GITEA_TOKEN"
 // DefaultTimeout bounds each request to Gitea when Config.Timeout is zero.
 const DefaultTimeout = 15 * time.Second
 
+// maxIdleConns is how many idle connections to Gitea are kept for reuse.
+const maxIdleConns = 32
+
 // name is the connector's name in configuration, status and metrics.
 const name = "gitea"
 
@@ -215,8 +218,8 @@ type Config struct {
 	TokenFile string `yaml:"tokenFile"`
 
 	// Transport, when set, carries every request to Gitea (a proxy, an
-	// instrumented transport); nil means http.DefaultTransport. It cannot
-	// be set from YAML.
+	// instrumented transport); nil means a copy of http.DefaultTransport
+	// that keeps more idle connections. It cannot be set from YAML.
 	Transport http.RoundTripper `yaml:"-"`
 }
 
@@ -281,11 +284,19 @@ func Open(cfg Config, token string, logger *slog.Logger) (*Connector, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	transport := cfg.Transport
+	if transport == nil {
+		// http.DefaultTransport keeps two idle connections per host, so
+		// concurrent reconciles would keep opening new ones.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = maxIdleConns
+		transport = t
+	}
 	return &Connector{
 		cfg:         cfg,
 		baseURL:     base,
 		token:       token,
-		client:      &http.Client{Transport: cfg.Transport},
+		client:      &http.Client{Transport: transport},
 		log:         logger.With("connector", name),
 		subjectPath: path,
 	}, nil
