@@ -101,6 +101,36 @@
 // provisioned are skipped until their own pass. A deleted group's team is
 // emptied and kept, with its repositories.
 //
+// # Formula resources
+//
+// EnsureResources gives a user the Gitea part of the formulas bound to
+// their groups. A repository belongs to the user's own account when the
+// formula names no owner, else to an organization, which must exist. An
+// existing repository of that owner and name is adopted, never
+// recreated. Otherwise it is created: from the formula's template
+// repository (which must exist and be marked as a template; its default
+// branch's content, topics and labels are copied, not its git hooks or
+// webhooks), or empty. After a generation the connector lists the new
+// repository's branches once, since Gitea v1.26 records them only then
+// and until it does its contents API answers 404. Description and
+// visibility are set at creation and changed later only when the formula
+// changes them, so an adopted repository keeps its own and edits made in
+// Gitea stay. On an organization's repository the user is a collaborator
+// with the formula's permission, kept equal to it, unless a team already
+// gives more. Team memberships add the user to an existing team; a
+// missing team, the Owners team and a team that follows a SCIM group are
+// terminal errors naming the team and the formula.
+//
+// When no formula asks for a resource any more, its onRemove policy
+// applies: keep changes nothing; suspend removes team memberships and
+// collaborator access, and the user's own repositories stay; delete
+// deletes the repositories and removes memberships, but an
+// organization's repository that has other collaborators keeps existing
+// and only loses this user. Anything already gone counts as removed, and
+// a resource two formulas ask for stays while either does. Gitea is read
+// first and written only where it differs, so a converged user costs
+// reads only; PlanResources reports the same steps without writing.
+//
 // # Errors
 //
 // 429 and 503 answers ask for a retry after Retry-After; other 5xx answers
