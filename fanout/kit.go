@@ -6,15 +6,40 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// This file holds what every connector needs in the same way: its token
-// from the environment or a file, the wait a 429 or 503 asks for, and a
-// SCIM attribute read by a configured path.
+// This file holds what every connector needs in the same way: its
+// service's URL, its token from the environment or a file, the wait a 429
+// or 503 asks for, and a SCIM attribute read by a configured path.
+
+// ParseServiceURL checks a service's configured base URL: absolute http
+// or https, without credentials, query or fragment. It returns the URL
+// without trailing slashes. Errors start with service, the connector's
+// name, and never show a password.
+func ParseServiceURL(service, raw string) (*url.URL, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, fmt.Errorf("%s: url is required", service)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: url: %w", service, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s: url %q: want an absolute http or https url", service, u.Redacted())
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%s: url %q: want no credentials, query or fragment", service, u.Redacted())
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u, nil
+}
 
 // LoadToken returns a connector's token: from the environment variable
 // env (read through getenv; nil means os.Getenv) or from tokenFile, which

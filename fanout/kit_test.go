@@ -101,3 +101,27 @@ func TestAttributes(t *testing.T) {
 		t.Errorf("a list read as text: %v", err)
 	}
 }
+
+func TestParseServiceURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		" https://git.example.com/ ":    "https://git.example.com",
+		"http://127.0.0.1:3000/gitea//": "http://127.0.0.1:3000/gitea",
+	} {
+		u, err := fanout.ParseServiceURL("svc", raw)
+		if err != nil || u.String() != want {
+			t.Errorf("ParseServiceURL(%q) = %v, %v; want %s", raw, u, err, want)
+		}
+	}
+	for raw, msg := range map[string]string{
+		"":                                 "svc: url is required",
+		"git.example.com":                  "want an absolute http or https url",
+		"ftp://git.example.com":            "want an absolute http or https url",
+		"https://u:secret@git.example.com": "want no credentials",
+		"https://git.example.com/?a=b":     "want no credentials, query or fragment",
+	} {
+		_, err := fanout.ParseServiceURL("svc", raw)
+		if err == nil || !strings.Contains(err.Error(), msg) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("ParseServiceURL(%q) = %v, want an error with %q and no password", raw, err, msg)
+		}
+	}
+}

@@ -345,24 +345,13 @@ func Open(cfg Config, token string, logger *slog.Logger) (*Connector, error) {
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, errors.New("coder: url is required")
-	}
-	u, err := url.Parse(raw)
+	u, err := fanout.ParseServiceURL(name, raw)
 	if err != nil {
-		return nil, fmt.Errorf("coder: url: %w", err)
+		return nil, err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("coder: url %q: want an absolute http or https url", raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("coder: url %q: want no credentials, query or fragment", u.Redacted())
-	}
-	if strings.Trim(u.Path, "/") != "" {
+	if u.Path != "" {
 		return nil, fmt.Errorf("coder: url %q: coder serves its api at the root of its access url; want no path", raw)
 	}
-	u.Path, u.RawPath = "", ""
 	return u, nil
 }
 

@@ -159,12 +159,9 @@ package gitea
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -333,21 +330,11 @@ func Open(cfg Config, token string, logger *slog.Logger) (*Connector, error) {
 }
 
 func parseBaseURL(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", errors.New("gitea: url is required")
-	}
-	u, err := url.Parse(raw)
+	u, err := fanout.ParseServiceURL(name, raw)
 	if err != nil {
-		return "", fmt.Errorf("gitea: url: %w", err)
+		return "", err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("gitea: url %q: want an absolute http or https url", raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("gitea: url %q: want no credentials, query or fragment", u.Redacted())
-	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return u.String(), nil
 }
 
 // LoadToken returns the admin access token: the content of cfg.TokenFile
@@ -355,28 +342,7 @@ func parseBaseURL(raw string) (string, error) {
 // getenv (os.Getenv when nil). Setting both is an error, so that it is
 // never unclear which token is used; so is setting neither.
 func LoadToken(cfg Config, getenv func(string) string) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	env := strings.TrimSpace(getenv(TokenEnv))
-	if cfg.TokenFile == "" {
-		if env == "" {
-			return "", fmt.Errorf("gitea: no access token: set %s or tokenFile", TokenEnv)
-		}
-		return env, nil
-	}
-	if env != "" {
-		return "", fmt.Errorf("gitea: both %s and tokenFile are set; keep one", TokenEnv)
-	}
-	data, err := os.ReadFile(cfg.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("gitea: read tokenFile: %w", err)
-	}
-	token := strings.TrimSpace(string(data))
-	if token == "" {
-		return "", fmt.Errorf("gitea: tokenFile %s is empty", cfg.TokenFile)
-	}
-	return token, nil
+	return fanout.LoadToken(name, TokenEnv, cfg.TokenFile, getenv)
 }
 
 // Name returns "gitea".

@@ -193,11 +193,9 @@ package mattermost
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -358,21 +356,11 @@ func contains(list []string, s string) bool {
 }
 
 func parseBaseURL(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", errors.New("mattermost: url is required")
-	}
-	u, err := url.Parse(raw)
+	u, err := fanout.ParseServiceURL(name, raw)
 	if err != nil {
-		return "", fmt.Errorf("mattermost: url: %w", err)
+		return "", err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("mattermost: url %q: want an absolute http or https url", raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("mattermost: url %q: want no credentials, query or fragment", u.Redacted())
-	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return u.String(), nil
 }
 
 // LoadToken returns the access token: the content of cfg.TokenFile when it

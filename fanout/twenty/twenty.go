@@ -134,7 +134,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -246,23 +245,11 @@ func Open(cfg Config, token string, logger *slog.Logger) (*Connector, error) {
 }
 
 func parseEndpoint(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", errors.New("twenty: url is required")
-	}
-	u, err := url.Parse(raw)
+	u, err := fanout.ParseServiceURL(name, raw)
 	if err != nil {
-		return "", fmt.Errorf("twenty: url: %w", err)
+		return "", err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("twenty: url %q: want an absolute http or https url", u.Redacted())
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("twenty: url %q: want no credentials, query or fragment", u.Redacted())
-	}
-	base := strings.TrimRight(u.String(), "/")
-	base = strings.TrimSuffix(base, "/graphql")
-	return base + "/graphql", nil
+	return strings.TrimSuffix(u.String(), "/graphql") + "/graphql", nil
 }
 
 // LoadToken returns the API key: the content of cfg.TokenFile when it is
