@@ -416,7 +416,7 @@ func (r *Reconciler) reconcile(ctx context.Context, c Connector, st store.Status
 		}
 		var problems []string
 		if !u.Deleted {
-			if u.Resources, problems, err = r.resourcesOf(ctx, u, nil); err != nil {
+			if u.Resources, problems, err = r.resourcesOf(ctx, u, assume{}); err != nil {
 				return outcome{}, err
 			}
 		}
@@ -591,12 +591,19 @@ func (r *Reconciler) Resync(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The latest version of each formula, read once for the whole pass.
+	var latest map[string]string
+	if len(bindings) > 0 {
+		if latest, err = latestVersions(ctx, r.st); err != nil {
+			return 0, err
+		}
+	}
 	var keys []store.Key
 	var resErr error
 	err = r.st.ScanUsers(ctx, "", func(su *store.User) bool {
 		u := UserFromStore(su)
 		if len(bindings) > 0 {
-			if u.Resources, _, resErr = r.resourcesOf(ctx, u, nil); resErr != nil {
+			if u.Resources, _, resErr = r.resourcesOf(ctx, u, assume{latest: latest}); resErr != nil {
 				return false
 			}
 		}

@@ -80,19 +80,22 @@ func latestVersions(ctx context.Context, st Store) (map[string]string, error) {
 	return latest, nil
 }
 
+// assume is what resourcesOf is to take as given instead of reading it:
+// a binding or membership change not yet made (for plans), and the
+// latest version of each formula (read once for a whole resync).
+type assume struct {
+	change     *BindingChange
+	membership *MembershipChange
+	latest     map[string]string
+}
+
 // resourcesOf expands every binding of the user's groups and unites the
-// results. change, when not nil, is a binding change assumed made (for
-// plans). Bindings that do not apply to this user (a missing formula,
+// results. Bindings that do not apply to this user (a missing formula,
 // parameters that no longer validate, a name a service refuses) are
 // returned as problems, one line each, not as an error: one broken
 // binding must not hold back the others, nor the account.
-func (r *Reconciler) resourcesOf(ctx context.Context, u User, change *BindingChange) (formulas.Resources, []string, error) {
-	return r.resourcesAssuming(ctx, u, change, nil)
-}
-
-// resourcesAssuming is resourcesOf with the user's group membership
-// changed as m says, when m is not nil.
-func (r *Reconciler) resourcesAssuming(ctx context.Context, u User, change *BindingChange, m *MembershipChange) (formulas.Resources, []string, error) {
+func (r *Reconciler) resourcesOf(ctx context.Context, u User, a assume) (formulas.Resources, []string, error) {
+	change, m := a.change, a.membership
 	gids, err := r.st.UserGroups(ctx, u.ID)
 	if err != nil {
 		return formulas.Resources{}, nil, err
@@ -117,9 +120,11 @@ func (r *Reconciler) resourcesAssuming(ctx context.Context, u User, change *Bind
 	if len(bindings) == 0 {
 		return formulas.Resources{}, nil, nil
 	}
-	latest, err := latestVersions(ctx, r.st)
-	if err != nil {
-		return formulas.Resources{}, nil, err
+	latest := a.latest
+	if latest == nil {
+		if latest, err = latestVersions(ctx, r.st); err != nil {
+			return formulas.Resources{}, nil, err
+		}
 	}
 	view := formulas.UserView{ID: u.ID, UserName: u.UserName, ExternalID: attrString(u.Attributes, "externalId"),
 		Email: u.Email, GivenName: u.GivenName, FamilyName: u.FamilyName, DisplayName: u.DisplayName, Subject: u.Subject}
@@ -243,11 +248,15 @@ func (r *Reconciler) planUser(ctx context.Context, id string, change *BindingCha
 	// binding change shows as its resources, not as an account update.
 	current := u
 	if !u.Deleted {
-		if current.Resources, _, err = r.resourcesOf(ctx, u, nil); err != nil {
+		var problems []string
+		if current.Resources, problems, err = r.resourcesOf(ctx, u, assume{}); err != nil {
 			return UserPlan{}, err
 		}
-		if u.Resources, up.Errors, err = r.resourcesAssuming(ctx, u, change, m); err != nil {
-			return UserPlan{}, err
+		u.Resources, up.Errors = current.Resources, problems
+		if change != nil || m != nil {
+			if u.Resources, up.Errors, err = r.resourcesOf(ctx, u, assume{change: change, membership: m}); err != nil {
+				return UserPlan{}, err
+			}
 		}
 	}
 	sts, err := r.st.Statuses(ctx, store.Key{Kind: store.KindUser, ID: id})
