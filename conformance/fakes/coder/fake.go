@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/scimbridge/scimbridge/conformance/fakes/faults"
 
 	"github.com/coder/coder/v2/codersdk"
 )
@@ -127,11 +128,8 @@ type Fake struct {
 	workspaces map[uuid.UUID]*workspace
 	holdBuilds bool
 
-	failN      int
-	failStatus int
-	failRetry  string
-	slow       time.Duration
-	requests   []string
+	faults   faults.Injector
+	requests []string
 }
 
 type organization struct {
@@ -198,17 +196,13 @@ func (f *Fake) Close() { f.srv.Close() }
 // with a Retry-After header when retryAfter is not empty and a
 // codersdk.Response body.
 func (f *Fake) Fail(n, status int, retryAfter string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failN, f.failStatus, f.failRetry = n, status, retryAfter
+	f.faults.Fail(n, status, retryAfter)
 }
 
 // Slow holds every request for d before serving it (0 ends it). A
 // request whose client gives up meanwhile is not served.
 func (f *Fake) Slow(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.slow = d
+	f.faults.Slow(d)
 }
 
 // Requests returns "METHOD /path" of every request served or failed so
@@ -407,23 +401,12 @@ func (f *Fake) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
-		fail := f.failN > 0
-		status, retry, slow := f.failStatus, f.failRetry, f.slow
-		if fail {
-			f.failN--
-		}
 		f.mu.Unlock()
-		if slow > 0 {
-			select {
-			case <-time.After(slow):
-			case <-r.Context().Done():
-				return
-			}
+		status, ok := f.faults.Take(w, r)
+		if !ok {
+			return
 		}
-		if fail {
-			if retry != "" {
-				w.Header().Set("Retry-After", retry)
-			}
+		if status != 0 {
 			write(w, status, codersdk.Response{Message: http.StatusText(status) + " (injected by the fake)."})
 			return
 		}

@@ -61,6 +61,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/scimbridge/scimbridge/conformance/fakes/faults"
 )
 
 // Paging as Mattermost's web layer applies it (server/channels/web/params.go):
@@ -95,12 +96,9 @@ type Fake struct {
 	channels       map[string]*model.Channel
 	channelMembers map[string]map[string]*model.ChannelMember // channel id -> user id ->
 
-	failN      int
-	failStatus int
-	failRetry  string
-	slow       time.Duration
-	requests   int
-	log        []string
+	faults   faults.Injector
+	requests int
+	log      []string
 }
 
 // New starts a fake Mattermost with one system administrator (AdminUsername,
@@ -135,17 +133,13 @@ func New(t testing.TB) *Fake {
 // Fail answers the next n requests with status, without acting on them,
 // and with a Retry-After header when retryAfter is not empty.
 func (f *Fake) Fail(n, status int, retryAfter string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failN, f.failStatus, f.failRetry = n, status, retryAfter
+	f.faults.Fail(n, status, retryAfter)
 }
 
 // Slow holds every request for d before answering it (0 ends it). A
 // request whose client gives up meanwhile is dropped unanswered.
 func (f *Fake) Slow(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.slow = d
+	f.faults.Slow(d)
 }
 
 // Requests is the number of requests the server has received.
@@ -167,25 +161,13 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests++
 	f.log = append(f.log, r.Method+" "+r.URL.Path)
-	delay := f.slow
-	fail, status, retry := false, 0, ""
-	if f.failN > 0 {
-		f.failN--
-		fail, status, retry = true, f.failStatus, f.failRetry
-	}
 	f.mu.Unlock()
 
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
+	status, ok := f.faults.Take(w, r)
+	if !ok {
+		return
 	}
-	if fail {
-		if retry != "" {
-			w.Header().Set("Retry-After", retry)
-		}
+	if status != 0 {
 		writeErr(w, appErr("ServeHTTP", "fake.injected_fault", "Fault injected by the test.", status))
 		return
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scimbridge/scimbridge/conformance/fakes/faults"
 )
 
 // Fake is a running fake of one Twenty workspace. It is safe for
@@ -37,10 +39,7 @@ type Fake struct {
 
 	upsertByID bool // createOne's upsert matches the id only
 
-	failN      int
-	failStatus int
-	failRetry  string
-	slow       time.Duration
+	faults faults.Injector
 }
 
 // New starts a fake workspace that accepts token as its API key. Close
@@ -63,9 +62,7 @@ func (f *Fake) Close() { f.srv.Close() }
 // header when retryAfter is not empty, before they reach the workspace:
 // what a proxy or Twenty's rate limiter answers.
 func (f *Fake) Fail(n, status int, retryAfter string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failN, f.failStatus, f.failRetry = n, status, retryAfter
+	f.faults.Fail(n, status, retryAfter)
 }
 
 // UpsertByIDOnly makes createPerson and createCompany with upsert: true
@@ -83,9 +80,7 @@ func (f *Fake) UpsertByIDOnly(on bool) {
 // Slow holds every request for d before answering it, until Slow(0). A
 // client that gives up first gets no answer.
 func (f *Fake) Slow(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.slow = d
+	f.faults.Slow(d)
 }
 
 // Requests is the number of requests the fake has received, failed ones
@@ -133,24 +128,13 @@ type graphQLBody struct {
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests++
-	fail, status, retry, slow := false, f.failStatus, f.failRetry, f.slow
-	if f.failN > 0 {
-		f.failN--
-		fail = true
-	}
 	f.mu.Unlock()
 
-	if slow > 0 {
-		select {
-		case <-time.After(slow):
-		case <-r.Context().Done():
-			return
-		}
+	status, ok := f.faults.Take(w, r)
+	if !ok {
+		return
 	}
-	if fail {
-		if retry != "" {
-			w.Header().Set("Retry-After", retry)
-		}
+	if status != 0 {
 		writeJSON(w, status, map[string]any{"statusCode": status, "message": http.StatusText(status)})
 		return
 	}
