@@ -181,3 +181,46 @@ func killGroup(cmd *exec.Cmd, sig syscall.Signal) error {
 	}
 	return err
 }
+
+// stopGroup stops a server started by command: sig to its process group
+// (SIGTERM, or SIGINT for PostgreSQL's fast shutdown), SIGKILL after
+// stopGrace, then SIGKILL again for children that outlived it (git under
+// Gitea, backends under PostgreSQL). done is closed when the process has
+// exited, with exitErr its status. It is an error when the process had
+// exited on its own before, or outlived SIGKILL.
+func stopGroup(name string, cmd *exec.Cmd, sig syscall.Signal, done <-chan struct{}, exitErr func() error) error {
+	select {
+	case <-done:
+		return fmt.Errorf("%s had exited on its own: %v (its log tells why)", name, exitErr())
+	default:
+	}
+	if err := killGroup(cmd, sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal %s: %w", name, err)
+	}
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		killGroup(cmd, syscall.SIGKILL)
+		select {
+		case <-done:
+		case <-time.After(stopGrace):
+			return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", name, cmd.Process.Pid)
+		}
+	}
+	killGroup(cmd, syscall.SIGKILL)
+	return nil
+}
+
+// tailFile returns the last logTailLines lines of the file at path under
+// a "--- label" heading, or "" when it is missing or blank.
+func tailFile(path, label string) string {
+	data, err := os.ReadFile(path)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	return fmt.Sprintf("--- %s (last %d lines)\n%s\n", label, len(lines), strings.Join(lines, "\n"))
+}

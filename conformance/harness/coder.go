@@ -378,39 +378,12 @@ func (c *Coder) stopLocked() error {
 		return nil
 	}
 	c.proc = nil
-	select {
-	case <-p.done:
-		return fmt.Errorf("coder had exited on its own: %v (LogTail tells why)", p.err)
-	default:
-	}
-	if err := killGroup(p.cmd, syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal coder: %w", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(stopGrace):
-		killGroup(p.cmd, syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(stopGrace):
-			return fmt.Errorf("coder (pid %d) did not exit after SIGKILL", p.cmd.Process.Pid)
-		}
-	}
-	killGroup(p.cmd, syscall.SIGKILL)
-	return nil
+	return stopGroup("coder", p.cmd, syscall.SIGTERM, p.done, func() error { return p.err })
 }
 
 // LogTail returns the last lines of Coder's output, for a failure message.
 func (c *Coder) LogTail() string {
-	data, err := os.ReadFile(filepath.Join(c.dir, "console.log"))
-	if err != nil || len(bytes.TrimSpace(data)) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return fmt.Sprintf("--- console.log (last %d lines)\n%s\n", len(lines), strings.Join(lines, "\n"))
+	return tailFile(filepath.Join(c.dir, "console.log"), "console.log")
 }
 
 // CoderAPIError is a Coder API answer outside 2xx.

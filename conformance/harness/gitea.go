@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -372,45 +371,14 @@ func (g *Gitea) stopLocked() error {
 		return nil
 	}
 	g.proc = nil
-	select {
-	case <-p.done:
-		return fmt.Errorf("gitea had exited on its own: %v (LogTail tells why)", p.err)
-	default:
-	}
-	if err := killGroup(p.cmd, syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signal gitea: %w", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(stopGrace):
-		killGroup(p.cmd, syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(stopGrace):
-			return fmt.Errorf("gitea (pid %d) did not exit after SIGKILL", p.cmd.Process.Pid)
-		}
-	}
-	// The group may still hold a child (git) that outlived gitea.
-	killGroup(p.cmd, syscall.SIGKILL)
-	return nil
+	return stopGroup("gitea", p.cmd, syscall.SIGTERM, p.done, func() error { return p.err })
 }
 
 // LogTail returns the last lines of Gitea's log file and of its console
 // output, for a failure message.
 func (g *Gitea) LogTail() string {
-	var b strings.Builder
-	for _, name := range []string{filepath.Join("log", "gitea.log"), "console.log"} {
-		data, err := os.ReadFile(filepath.Join(g.Dir, name))
-		if err != nil || len(bytes.TrimSpace(data)) == 0 {
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > logTailLines {
-			lines = lines[len(lines)-logTailLines:]
-		}
-		fmt.Fprintf(&b, "--- %s (last %d lines)\n%s\n", name, len(lines), strings.Join(lines, "\n"))
-	}
-	return b.String()
+	return tailFile(filepath.Join(g.Dir, "log", "gitea.log"), filepath.Join("log", "gitea.log")) +
+		tailFile(filepath.Join(g.Dir, "console.log"), "console.log")
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1. Another

@@ -270,36 +270,10 @@ func (pg *postgres) stop() error {
 	if pg.cmd == nil || pg.cmd.Process == nil {
 		return nil
 	}
-	select {
-	case <-pg.done:
-		return fmt.Errorf("postgres had exited on its own: %v", pg.err)
-	default:
-	}
-	killGroup(pg.cmd, syscall.SIGINT)
-	select {
-	case <-pg.done:
-	case <-time.After(stopGrace):
-		killGroup(pg.cmd, syscall.SIGKILL)
-		select {
-		case <-pg.done:
-		case <-time.After(stopGrace):
-			return fmt.Errorf("postgres (pid %d) did not exit after SIGKILL", pg.cmd.Process.Pid)
-		}
-	}
-	// Backends that outlived the postmaster, if any.
-	killGroup(pg.cmd, syscall.SIGKILL)
-	return nil
+	return stopGroup("postgres", pg.cmd, syscall.SIGINT, pg.done, func() error { return pg.err })
 }
 
 // logTail returns the last lines of the server's log.
 func (pg *postgres) logTail() string {
-	data, err := os.ReadFile(filepath.Join(pg.dir, "postgres.log"))
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return "--- postgres.log\n" + strings.Join(lines, "\n")
+	return tailFile(filepath.Join(pg.dir, "postgres.log"), "postgres.log")
 }
