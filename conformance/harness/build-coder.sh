@@ -25,6 +25,7 @@
 # nothing. The binary is built under a temporary name and renamed at the
 # end, so an interrupted build never leaves a broken one behind.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/wrapper-module.sh"
 
 version="v2.36.1" # keep in step with CoderVersion in coder.go
 module="github.com/coder/coder/v2"
@@ -32,12 +33,6 @@ cmd_pkg="$module/enterprise/cmd/coder"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out_dir="$repo/.cache/coder/$version"
 bin="$out_dir/coder"
-
-# The module's folder in the module cache, downloading it when needed.
-module_dir() {
-	(cd "$1" && GOFLAGS=-mod=mod go mod download -json "$module@$version") |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p'
-}
 
 # True when the binary runs, is this version, and has the server command.
 answers() {
@@ -101,33 +96,8 @@ if [ -z "$src" ] || [ ! -f "$src/go.mod" ] || [ ! -f "$src/go.sum" ]; then
 	exit 1
 fi
 
-# Take the go directive and every replace directive from Coder's go.mod.
-go_version="$(go mod edit -json "$src/go.mod" | sed -n 's/^[[:space:]]*"Go": "\(.*\)",\{0,1\}$/\1/p')"
-go mod edit -go="$go_version" -require="$module@$version"
-go mod edit -json "$src/go.mod" >coder-go-mod.json
-replaces() {
-	# Prints "old[@v]=new[@v]" for each replace, from `go mod edit -json`.
-	awk '
-		/"Replace": \[/ { inrep = 1; next }
-		inrep && /^\t\]/ { inrep = 0 }
-		!inrep { next }
-		/"Old": \{/ { side = "old"; p = ""; v = ""; next }
-		/"New": \{/ { side = "new"; p = ""; v = ""; next }
-		/"Path":/ { gsub(/.*"Path": "|",?$/, ""); p = $0; next }
-		/"Version":/ { gsub(/.*"Version": "|",?$/, ""); v = $0; next }
-		/^\t\t\t\}/ {
-			s = p; if (v != "") s = s "@" v
-			if (side == "old") old = s
-			else print old "=" s
-		}
-	' coder-go-mod.json
-}
-n=0
-while IFS= read -r rep; do
-	[ -n "$rep" ] || continue
-	go mod edit -replace="$rep"
-	n=$((n + 1))
-done < <(replaces)
+# Repeat the go directive and every replace directive of Coder's go.mod.
+n="$(wrap_module "$src/go.mod")"
 if [ "$n" -eq 0 ]; then
 	echo "build-coder: found no replace directives in $src/go.mod" >&2
 	exit 1

@@ -16,18 +16,13 @@
 # nothing. The binary is built under a temporary name and renamed at the
 # end, so an interrupted build never leaves a broken one behind.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/wrapper-module.sh"
 
 version="v1.26.0" # keep in step with GiteaVersion in binary.go
 module="code.gitea.io/gitea"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out_dir="$repo/.cache/gitea/$version"
 bin="$out_dir/gitea"
-
-# The module's folder in the module cache, downloading it when needed.
-module_dir() {
-	(cd "$1" && GOFLAGS=-mod=mod go mod download -json "$module@$version") |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p'
-}
 
 # True when the binary runs and its static root is there.
 ready() {
@@ -69,30 +64,8 @@ if [ -z "$src" ] || [ ! -f "$src/go.mod" ]; then
 	exit 1
 fi
 
-# Take the go directive and every replace directive from Gitea's go.mod.
-go_version="$(go mod edit -json "$src/go.mod" | sed -n 's/^[[:space:]]*"Go": "\(.*\)",\{0,1\}$/\1/p')"
-go mod edit -go="$go_version" -require="$module@$version"
-go mod edit -json "$src/go.mod" >gitea-go-mod.json
-replaces() {
-	# Prints "old[@v]=new[@v]" for each replace, from `go mod edit -json`.
-	awk '
-		/"Replace": \[/ { inrep = 1; next }
-		inrep && /^\t\]/ { inrep = 0 }
-		!inrep { next }
-		/"Old": \{/ { side = "old"; p = ""; v = ""; next }
-		/"New": \{/ { side = "new"; p = ""; v = ""; next }
-		/"Path":/ { gsub(/.*"Path": "|",?$/, ""); p = $0; next }
-		/"Version":/ { gsub(/.*"Version": "|",?$/, ""); v = $0; next }
-		/^\t\t\t\}/ {
-			s = p; if (v != "") s = s "@" v
-			if (side == "old") old = s
-			else print old "=" s
-		}
-	' gitea-go-mod.json
-}
-while IFS= read -r rep; do
-	[ -n "$rep" ] && go mod edit -replace="$rep"
-done < <(replaces)
+# Repeat the go directive and every replace directive of Gitea's go.mod.
+wrap_module "$src/go.mod" >/dev/null
 
 echo "building gitea $version (several minutes on 2 cores the first time; cached afterwards)"
 start=$SECONDS
