@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/fanout"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/bolt"
 )
 
 // retryAfter is the Retry-After the suite's 429 carries.
@@ -426,11 +424,7 @@ func storeUser(t *testing.T, u fanout.User) *store.User {
 // an operator retries it.
 func (s *suite) reconciler(t *testing.T) {
 	p, c := s.connector(t)
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "connectortest.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := OpenStore(t)
 
 	p.FailNext(2, 502, "")
 	u := NewUser()
@@ -438,12 +432,7 @@ func (s *suite) reconciler(t *testing.T) {
 	if err := st.CreateUser(t.Context(), "connectortest", su); err != nil {
 		t.Fatal(err)
 	}
-	r := fanout.New(st, []fanout.Connector{c}, fanout.Options{Workers: 2, MinBackoff: 20 * time.Millisecond,
-		MaxBackoff: 200 * time.Millisecond, Poll: 10 * time.Millisecond, ResyncInterval: -1})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r := RunReconciler(t, st, c)
 
 	key := store.Key{Kind: store.KindUser, ID: su.ID}
 	ok := waitState(t, st, key, c.Name(), store.StateOK)
@@ -490,17 +479,11 @@ func (s *suite) reconciler(t *testing.T) {
 func waitState(t *testing.T, st store.Store, key store.Key, connector string, state store.State) store.Status {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	var last []store.Status
+	var last store.Status
 	for time.Now().Before(deadline) {
-		sts, err := st.Statuses(t.Context(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = sts
-		for _, s := range sts {
-			if s.Connector == connector && s.State == state {
-				return s
-			}
+		last = StatusOf(t, st, key, connector)
+		if last.State == state {
+			return last
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,9 +1,7 @@
 package coder_test
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +9,11 @@ import (
 	"github.com/coder/coder/v2/codersdk"
 	"github.com/google/uuid"
 
+	"github.com/scimbridge/scimbridge/conformance/connectortest"
 	coderfake "github.com/scimbridge/scimbridge/conformance/fakes/coder"
 	"github.com/scimbridge/scimbridge/fanout"
 	"github.com/scimbridge/scimbridge/fanout/coder"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/bolt"
 )
 
 const gpuFormula = `apiVersion: scimbridge.dev/v1
@@ -60,11 +58,7 @@ func TestFormulaThroughReconciler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "coder.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := connectortest.OpenStore(t)
 	ctx := t.Context()
 
 	var ids []string
@@ -94,24 +88,10 @@ func TestFormulaThroughReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := fanout.New(st, []fanout.Connector{c}, fanout.Options{MinBackoff: 20 * time.Millisecond,
-		MaxBackoff: 200 * time.Millisecond, Poll: 10 * time.Millisecond, ResyncInterval: -1})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { r.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r := connectortest.RunReconciler(t, st, c)
 
 	status := func(id string) store.Status {
-		sts, err := st.Statuses(ctx, store.Key{Kind: store.KindUser, ID: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range sts {
-			if s.Connector == "coder" {
-				return s
-			}
-		}
-		return store.Status{}
+		return connectortest.StatusOf(t, st, store.Key{Kind: store.KindUser, ID: id}, "coder")
 	}
 	workspace := func(id, name string) (codersdk.Workspace, map[string]string, bool) {
 		s := status(id)

@@ -1,18 +1,16 @@
 package twenty_test
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/scimbridge/scimbridge/conformance/connectortest"
 	twentyfake "github.com/scimbridge/scimbridge/conformance/fakes/twenty"
 	"github.com/scimbridge/scimbridge/fanout"
 	"github.com/scimbridge/scimbridge/fanout/twenty"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/bolt"
 )
 
 const crmFormula = `apiVersion: scimbridge.dev/v1
@@ -49,11 +47,7 @@ func TestFormulaThroughReconciler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "twenty.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := connectortest.OpenStore(t)
 	ctx := t.Context()
 
 	var ids []string
@@ -83,24 +77,10 @@ func TestFormulaThroughReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := fanout.New(st, []fanout.Connector{c}, fanout.Options{MinBackoff: 20 * time.Millisecond,
-		MaxBackoff: 200 * time.Millisecond, Poll: 10 * time.Millisecond, ResyncInterval: -1})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { r.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r := connectortest.RunReconciler(t, st, c)
 
 	status := func(id string) store.Status {
-		sts, err := st.Statuses(ctx, store.Key{Kind: store.KindUser, ID: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range sts {
-			if s.Connector == "twenty" {
-				return s
-			}
-		}
-		return store.Status{}
+		return connectortest.StatusOf(t, st, store.Key{Kind: store.KindUser, ID: id}, "twenty")
 	}
 	person := func(id string) twentyfake.Person {
 		p, _ := f.Person(status(id).RemoteID)
