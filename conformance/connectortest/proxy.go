@@ -30,7 +30,8 @@ type Proxy struct {
 	status   int   // the status of a failed request
 	retry    string
 	delay    time.Duration
-	log      []string // "METHOD path" of each request, for failure messages
+	log      []string // "METHOD path?query" of each request, for failure messages
+	ignore   func(request string) bool
 }
 
 // NewProxy starts a proxy in front of target and stops it when the test
@@ -83,13 +84,25 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
+// Ignore makes the proxy forward the requests fn tells, unharmed and
+// uncounted: the requests a connector makes on its own (Target.Background).
+func (p *Proxy) Ignore(fn func(request string) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ignore = fn
+}
+
 // next counts r and says how to answer it: a status to fail it with
 // (0: forward it), a Retry-After value and a delay.
 func (p *Proxy) next(r *http.Request) (status int, retry string, delay time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	req := r.Method + " " + r.URL.RequestURI()
+	if p.ignore != nil && p.ignore(req) {
+		return 0, "", 0
+	}
 	p.requests++
-	p.log = append(p.log, r.Method+" "+r.URL.Path)
+	p.log = append(p.log, req)
 	fail := p.failAll
 	if p.failN > 0 {
 		p.failN--
@@ -107,7 +120,8 @@ func (p *Proxy) next(r *http.Request) (status int, retry string, delay time.Dura
 	return 0, "", p.delay
 }
 
-// Requests is the number of requests the proxy has seen.
+// Requests is the number of requests the proxy has seen (but those it
+// ignores).
 func (p *Proxy) Requests() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,7 +135,8 @@ func (p *Proxy) Injected() int {
 	return p.injected
 }
 
-// Log returns "METHOD path" of the requests from the from-th on (0-based).
+// Log returns "METHOD path?query" of the requests from the from-th on
+// (0-based).
 func (p *Proxy) Log(from int) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

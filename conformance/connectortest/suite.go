@@ -49,6 +49,9 @@ type suite struct{ tg Target }
 func (s *suite) connector(t *testing.T) (*Proxy, fanout.Connector) {
 	t.Helper()
 	p := NewProxy(t, s.tg.URL)
+	if s.tg.Background != nil {
+		p.Ignore(s.tg.Background)
+	}
 	return p, s.tg.New(t, p.URL)
 }
 
@@ -461,7 +464,7 @@ func (s *suite) reconciler(t *testing.T) {
 	seen := p.Requests()
 	time.Sleep(200 * time.Millisecond)
 	if n := p.Requests(); n != seen {
-		t.Fatalf("a parked key was retried: %d more requests", n-seen)
+		t.Fatalf("a parked key was retried: %d more requests: %v", n-seen, p.Log(seen))
 	}
 	p.Clear()
 	if err := st.Retry(t.Context(), vkey); err != nil {

@@ -36,6 +36,12 @@ type Target struct {
 	Suspends bool
 	// Groups is true when the connector provisions groups.
 	Groups bool
+	// Background, when not nil, tells the requests a connector makes on
+	// its own rather than for a key ("METHOD path?query", as Proxy.Log
+	// gives them), such as the Gitea connector's listings of accounts:
+	// the suite's proxy forwards them unharmed and does not count them, so
+	// that its faults and counts concern the keys alone.
+	Background func(request string) bool
 }
 
 // Account is one account as the suite sees it in the service.

@@ -1,6 +1,7 @@
 package gitea_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/conformance/connectortest"
@@ -24,5 +25,9 @@ func TestConnectorSuite(t *testing.T) {
 		Service:  s.g.Service(),
 		Suspends: true,
 		Groups:   true,
+		// The index of login names (see the package documentation).
+		Background: func(req string) bool {
+			return req == "GET /api/v1/version" || strings.HasPrefix(req, "GET /api/v1/admin/users?") && strings.Contains(req, "sort=id")
+		},
 	})
 }

@@ -18,7 +18,9 @@
 //  1. by its link: the account whose source_id is AuthSourceID and whose
 //     login_name equals the subject exactly. That is the account the OIDC
 //     login lands in, including one Gitea registered itself at a first
-//     login that came before the bridge.
+//     login that came before the bridge. It is looked up in an index
+//     rather than by a search per user (see "Finding accounts by
+//     subject" below).
 //  2. by the id returned last time (fanout.User.RemoteID, Gitea's numeric
 //     user id in decimal), if that account is still bound to AuthSourceID:
 //     the subject changed, and the account is relinked to the new one.
@@ -49,6 +51,77 @@
 // Gitea refuses (a terminal error) while the user owns repositories,
 // packages or organizations. A deleted user who has no account is left
 // alone.
+//
+// # Finding accounts by subject
+//
+// Gitea can search its users by login name, but each search is a request
+// of its own, and every request with an access token costs Gitea a write
+// (it records the token's last use, services/auth/oauth2.go) besides a
+// scan of its user table (login_name has no index in
+// models/user/user.go): measured on Gitea v1.26, a search costs it about
+// half the CPU time of a creation. Provisioning many users at once would
+// spend half as much again finding accounts as creating them. So, during a burst,
+// the connector keeps an index of the login names of the accounts bound
+// to AuthSourceID:
+//
+//   - it starts by searching for each user it does not know. Once a
+//     burst (users that come less than a minute apart) has searched for
+//     as many users as a full listing of the source's accounts takes
+//     pages (GET /api/v1/admin/users with source_id, 50 a page, newest
+//     first; the first page tells the count), it makes that listing in
+//     the background, and uses the index when it is complete. So the
+//     listing never costs more requests than the searches it replaces,
+//     and a Gitea with 100,000 accounts in the source is listed only for
+//     a burst of 2,000 new users or more;
+//   - it lists them all again after a minute (on a Gitea whose full
+//     listing takes more than two seconds, after thirty times as long as
+//     it took), if since the last listing the index answered for at
+//     least as many users as that listing took pages; otherwise it drops
+//     the index, and searches for each user again;
+//   - rounds keep it current: each is one short listing, newest id first,
+//     of the accounts created since the newest the index knows. Rounds
+//     begin at least 150ms apart and serve every user provisioned
+//     meanwhile, so a burst of new users costs one creation each and a
+//     few listings a second, not a search each;
+//   - every 10 seconds while rounds run, a sweep lists again the accounts
+//     created since 5 seconds before the previous sweep. On MySQL and
+//     PostgreSQL an account's insert can become visible after that of an
+//     account with a higher id, once a round has passed it; the sweep
+//     finds it. SQLite commits in id order;
+//   - each round compares Gitea's count of the source's accounts with the
+//     index; when Gitea counts more (an older account linked to the
+//     source by hand, or a row a listing skipped because an account was
+//     deleted meanwhile), the round lists them all before answering;
+//   - an account the index names is read again by id and checked (source
+//     and login name) before it is used. A wrong entry (the account was
+//     deleted or relinked) is dropped and Gitea searched directly, as it
+//     is when the index names two accounts (a terminal error then names
+//     both) and when a creation collided (422).
+//
+// A user the index does not know is created only when a listing that
+// began at most 500ms earlier did not show an account with that login
+// name; otherwise EnsureUser first waits for a round that begins after
+// it was called. While several users are being provisioned, a round is
+// asked for before the last one is too old, so none of them waits; a
+// lone EnsureUser asks for no round it does not wait for. A search per
+// user leaves a window of the same kind, the time between the search
+// and the creation, only shorter. What the window lets through: the
+// person's first OIDC login registering an account (Gitea's
+// auto-registration) less than about half a second before the bridge
+// creates theirs, with a username and an email both different from the
+// bridge's; when either is the same, Gitea refuses the creation (422)
+// and the account is found by an exact search and adopted. The next
+// listing that shows two accounts with one login name logs an error,
+// and the user's next EnsureUser fails with a terminal error naming both
+// accounts. Two more cases wait for the listing that catches them: an
+// account whose insert committed out of id order (the next sweep, about
+// 10 seconds), and an account of the source whose login name an
+// administrator changed by hand (the next full listing, a minute on most
+// sites).
+//
+// Gitea lists accounts by id from v1.26 on. Against an older Gitea, or
+// when a listing comes back in another order, the connector searches for
+// each user instead.
 //
 // # Usernames
 //
@@ -163,6 +236,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sdk "code.gitea.io/sdk/gitea"
@@ -261,6 +335,10 @@ type Connector struct {
 	// subjectPath is the parsed SubjectAttribute; nil means externalId,
 	// which the reconciler already puts in fanout.User.Subject.
 	subjectPath []string
+	// index finds accounts by login name without a search per user.
+	index index
+	// ensuring counts the EnsureUser calls under way.
+	ensuring atomic.Int32
 }
 
 var _ fanout.Connector = (*Connector)(nil)

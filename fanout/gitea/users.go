@@ -32,6 +32,8 @@ const (
 // account). It is idempotent; a user without a subject, and an account
 // that belongs to someone else, give terminal errors.
 func (c *Connector) EnsureUser(ctx context.Context, u fanout.User) (fanout.Result, error) {
+	c.ensuring.Add(1)
+	defer c.ensuring.Add(-1)
 	subject, err := c.subject(u)
 	if err != nil {
 		return fanout.Result{}, err
@@ -50,8 +52,8 @@ func (c *Connector) EnsureUser(ctx context.Context, u fanout.User) (fanout.Resul
 
 	// The link (and the id of last time) first; an account to adopt by
 	// username or email is looked for only when creating collides with
-	// one (Gitea answers 422), so a new user costs a search and a create,
-	// not four calls.
+	// one (Gitea answers 422). The link is looked up in the index, so a
+	// new user costs a create and a share of one listing.
 	acct, how, err := c.findUser(ctx, u, subject, false)
 	if err != nil {
 		return fanout.Result{}, err
@@ -103,7 +105,13 @@ func (c *Connector) subjectAttributeName() string {
 // another identity.
 func (c *Connector) findUser(ctx context.Context, u fanout.User, subject string, adopt bool) (*sdk.User, found, error) {
 	if subject != "" {
-		acct, err := c.userBySubject(ctx, subject)
+		// After a collision (adopt), Gitea is searched directly: that
+		// path is rare and must not depend on the index.
+		find := c.userBySubjectIndexed
+		if adopt {
+			find = c.userBySubject
+		}
+		acct, err := find(ctx, subject)
 		if err != nil || acct != nil {
 			return acct, foundBySubject, err
 		}
@@ -169,7 +177,36 @@ func (c *Connector) adoptable(acct *sdk.User, u fanout.User, subject string) err
 	}
 }
 
-// userBySubject finds the account an OIDC login with subject lands in.
+// userBySubjectIndexed finds the account an OIDC login with subject
+// lands in through the index, and reads it. When the index is wrong about
+// it (the account was deleted or relinked since it was listed), or names
+// two accounts, Gitea is searched directly.
+func (c *Connector) userBySubjectIndexed(ctx context.Context, subject string) (*sdk.User, error) {
+	es, ok, err := c.indexedBySubject(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return c.userBySubject(ctx, subject)
+	}
+	if len(es) == 0 {
+		return nil, nil
+	}
+	if len(es) == 1 {
+		acct, err := c.userByID(ctx, es[0].id)
+		if err != nil {
+			return nil, err
+		}
+		if acct != nil && acct.SourceID == c.cfg.AuthSourceID && acct.LoginName == subject {
+			return acct, nil
+		}
+		c.forget(es[0].id)
+	}
+	return c.userBySubject(ctx, subject)
+}
+
+// userBySubject searches Gitea for the account an OIDC login with subject
+// lands in.
 func (c *Connector) userBySubject(ctx context.Context, subject string) (*sdk.User, error) {
 	var matches []*sdk.User
 	err := c.eachPage(ctx, "find user by subject", func(api *sdk.Client, page sdk.ListOptions) (*sdk.Response, bool, error) {
@@ -193,6 +230,7 @@ func (c *Connector) userBySubject(ctx context.Context, subject string) (*sdk.Use
 		}
 		return nil, fanout.Terminal(fmt.Errorf("gitea: accounts %s are all linked to the same subject; keep one", strings.Join(names, ", ")))
 	case len(matches) == 1:
+		c.remember(matches[0], false)
 		return matches[0], nil
 	}
 	return nil, nil
@@ -285,6 +323,7 @@ func (c *Connector) createUser(ctx context.Context, u fanout.User, subject strin
 	if err != nil {
 		return nil, 0, false, err
 	}
+	c.remember(acct, true)
 	return acct, 0, true, nil
 }
 
@@ -334,6 +373,9 @@ func (c *Connector) updateUser(ctx context.Context, acct *sdk.User, u fanout.Use
 	if err != nil {
 		return nil, err
 	}
+	if changed[0] == "link" {
+		c.remember(&sdk.User{ID: acct.ID, UserName: acct.UserName, SourceID: c.cfg.AuthSourceID, LoginName: subject}, false)
+	}
 	c.log.DebugContext(ctx, "edited account", "user", u.UserName, "account", acct.UserName, "changed", changed)
 	return changed, nil
 }
@@ -381,6 +423,7 @@ func (c *Connector) removeUser(ctx context.Context, u fanout.User, subject strin
 			return fanout.Result{RemoteID: remoteID, Note: strings.Join(notes, "; ")}, err
 		}
 		notes = append(notes, "deleted account "+acct.UserName)
+		c.forget(acct.ID)
 		remoteID = ""
 		c.log.InfoContext(ctx, "deleted account", "user", u.UserName, "account", acct.UserName, "account_id", acct.ID)
 	}
