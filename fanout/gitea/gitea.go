@@ -83,15 +83,13 @@
 //     begin at least 150ms apart and serve every user provisioned
 //     meanwhile, so a burst of new users costs one creation each and a
 //     few listings a second, not a search each;
-//   - every 10 seconds while rounds run, a sweep lists again the accounts
-//     created since 5 seconds before the previous sweep. On MySQL and
-//     PostgreSQL an account's insert can become visible after that of an
-//     account with a higher id, once a round has passed it; the sweep
-//     finds it. SQLite commits in id order;
 //   - each round compares Gitea's count of the source's accounts with the
-//     index; when Gitea counts more (an older account linked to the
-//     source by hand, or a row a listing skipped because an account was
-//     deleted meanwhile), the round lists them all before answering;
+//     index; when Gitea counts more, the round lists them all before
+//     answering. That catches an older account linked to the source by
+//     hand, a row a listing skipped because an account was deleted
+//     meanwhile, and, on MySQL and PostgreSQL, an account whose insert
+//     became visible after that of an account with a higher id, once a
+//     round had passed it (SQLite commits in id order);
 //   - an account the index names is read again by id and checked (source
 //     and login name) before it is used. A wrong entry (the account was
 //     deleted or relinked) is dropped and Gitea searched directly, as it
@@ -113,11 +111,11 @@
 // and the account is found by an exact search and adopted. The next
 // listing that shows two accounts with one login name logs an error,
 // and the user's next EnsureUser fails with a terminal error naming both
-// accounts. Two more cases wait for the listing that catches them: an
-// account whose insert committed out of id order (the next sweep, about
-// 10 seconds), and an account of the source whose login name an
-// administrator changed by hand (the next full listing, a minute on most
-// sites).
+// accounts. Two more cases wait for the next full listing (a minute on
+// most sites): an account of the source whose login name an
+// administrator changed by hand, and one of the cases the count catches
+// when, since the last full listing, an account the index holds was
+// deleted or unlinked by hand, which leaves the counts equal.
 //
 // Gitea lists accounts by id from v1.26 on. Against an older Gitea, or
 // when a listing comes back in another order, the connector searches for

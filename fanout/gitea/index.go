@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,14 +22,6 @@ const (
 	// that the users of a burst share listings: at most 1/roundGap a
 	// second, however many users are provisioned.
 	roundGap = 150 * time.Millisecond
-	// sweepEvery is how often, while rounds run, the accounts created
-	// lately are listed again, to catch an account whose insert became
-	// visible after that of one with a higher id (an out-of-order
-	// commit, which MySQL and PostgreSQL allow and SQLite does not).
-	sweepEvery = 10 * time.Second
-	// sweepSlack is how long before the previous sweep an account may
-	// have been inserted, and still be caught by the next one.
-	sweepSlack = 5 * time.Second
 	// refillMin is the least time between two full listings; a large
 	// Gitea waits longer, refillCost times the last one's duration, so
 	// that full listings take a small share of its time.
@@ -60,7 +51,7 @@ type known struct {
 // that an account is looked for by subject without a search per user:
 // the users provisioned at the same time share listings instead. A full
 // listing fills it; rounds, each one short listing of the accounts newer
-// than any seen (by id, newest first), keep it current; sweeps and
+// than any seen (by id, newest first), keep it current; Gitea's count and
 // periodic full listings repair what rounds cannot see.
 type index struct {
 	mu      sync.Mutex
@@ -81,11 +72,9 @@ type index struct {
 	roundAt  time.Time // when the last round began
 	listedAt time.Time // when the newest successful listing began
 
-	sweeping   bool
-	sweptAt    time.Time     // Gitea's clock when the last sweep or full listing began
-	sweepTried time.Time     // when the last sweep or full listing was started
-	filledAt   time.Time     // when the last full listing began
-	fillTook   time.Duration // and how long it took
+	refilling bool          // a full listing runs in the background
+	filledAt  time.Time     // when the last full listing began
+	fillTook  time.Duration // and how long it took
 }
 
 // errNotByID says that Gitea did not list accounts in the order of their
@@ -333,7 +322,9 @@ func (c *Connector) runRounds(ctx context.Context) {
 				x.listedAt = start
 			}
 			x.mu.Unlock()
-			c.maybeSweep(ctx, refill)
+			if refill {
+				c.refill(ctx)
+			}
 		}
 		close(r.done)
 	}
@@ -395,10 +386,9 @@ func atLeast(v string, want [2]int) bool {
 // listing reads the accounts of the source, newest first, page by page,
 // handing each to each until it reports stop. When first is not nil, it
 // is given the total count of the first answer, and the listing stops
-// there if it says so. It returns Gitea's clock at its first answer and
-// the total count each answer gave, and errNotByID when the ids do not
-// fall.
-func (c *Connector) listing(ctx context.Context, op string, limit int, first func(total int) (stop bool), each func(*sdk.User) (stop bool)) (at time.Time, totals []int, err error) {
+// there if it says so. It returns the total count each answer gave, and
+// errNotByID when the ids do not fall.
+func (c *Connector) listing(ctx context.Context, op string, limit int, first func(total int) (stop bool), each func(*sdk.User) (stop bool)) (totals []int, err error) {
 	var last int64
 	err = c.eachPage(ctx, op, func(api *sdk.Client, page sdk.ListOptions) (*sdk.Response, bool, error) {
 		page.PageSize = limit
@@ -408,9 +398,6 @@ func (c *Connector) listing(ctx context.Context, op string, limit int, first fun
 		})
 		if err != nil {
 			return resp, false, err
-		}
-		if at.IsZero() {
-			at = serverTime(resp)
 		}
 		if n, err := strconv.Atoi(resp.Header.Get("X-Total-Count")); err == nil {
 			totals = append(totals, n)
@@ -434,17 +421,7 @@ func (c *Connector) listing(ctx context.Context, op string, limit int, first fun
 		}
 		return resp, false, nil
 	})
-	return at, totals, err
-}
-
-// serverTime is the Date of Gitea's answer, else the local time.
-func serverTime(resp *sdk.Response) time.Time {
-	if resp != nil && resp.Response != nil {
-		if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-			return t
-		}
-	}
-	return time.Now()
+	return totals, err
 }
 
 // fill lists every account of the source and makes the index exactly
@@ -457,7 +434,7 @@ func (c *Connector) fill(ctx context.Context, budget int) error {
 		var rows []*sdk.User
 		var top int64
 		pages, over := 0, false
-		at, totals, err := c.listing(ctx, "list accounts of the auth source", pageSize, func(total int) bool {
+		totals, err := c.listing(ctx, "list accounts of the auth source", pageSize, func(total int) bool {
 			pages = max((total+pageSize-1)/pageSize, 1)
 			over = budget > 0 && pages > budget
 			return over
@@ -495,7 +472,6 @@ func (c *Connector) fill(ctx context.Context, budget int) error {
 		x.top = max(x.top, top)
 		x.ready = true
 		x.filledAt, x.fillTook = start, time.Since(start)
-		x.sweptAt, x.sweepTried = at, start
 		if start.After(x.listedAt) {
 			x.listedAt = start
 		}
@@ -534,7 +510,7 @@ func (c *Connector) listNew(ctx context.Context, limit int) (unknown bool, err e
 	top := x.top
 	x.mu.Unlock()
 	newest := top
-	_, totals, err := c.listing(ctx, "list new accounts of the auth source", limit, nil, func(u *sdk.User) bool {
+	totals, err := c.listing(ctx, "list new accounts of the auth source", limit, nil, func(u *sdk.User) bool {
 		if u.ID <= top {
 			return true
 		}
@@ -551,57 +527,22 @@ func (c *Connector) listNew(ctx context.Context, limit int) (unknown bool, err e
 	return len(totals) > 0 && totals[0] > len(x.accts), nil
 }
 
-// maybeSweep starts, in the background, a full listing when refill is
-// set, else a sweep when one is due; never two at once.
-func (c *Connector) maybeSweep(ctx context.Context, refill bool) {
+// refill starts a full listing in the background, unless one runs.
+func (c *Connector) refill(ctx context.Context) {
 	x := &c.index
 	x.mu.Lock()
-	if !x.ready || x.sweeping || (!refill && time.Since(x.sweepTried) < sweepEvery) {
+	if !x.ready || x.refilling {
 		x.mu.Unlock()
 		return
 	}
-	x.sweeping, x.sweepTried = true, time.Now()
-	since := x.sweptAt
+	x.refilling = true
 	x.mu.Unlock()
 	go func() {
-		var err error
-		if refill {
-			err = c.fill(ctx, 0)
-		} else {
-			err = c.sweep(ctx, since)
-		}
-		if err != nil {
+		if err := c.fill(ctx, 0); err != nil {
 			c.log.WarnContext(ctx, "listing the accounts of the auth source failed", "err", err)
 		}
 		x.mu.Lock()
-		x.sweeping = false
+		x.refilling = false
 		x.mu.Unlock()
 	}()
-}
-
-// sweep lists again the accounts created since sweepSlack before the
-// previous sweep began (Gitea's clock), which catches an account
-// inserted before a round but committed after it with an id below the
-// newest that round saw.
-func (c *Connector) sweep(ctx context.Context, since time.Time) error {
-	// Gitea keeps creation times in whole seconds.
-	from := since.Add(-sweepSlack - time.Second)
-	x := &c.index
-	at, _, err := c.listing(ctx, "list recent accounts of the auth source", pageSize, nil, func(u *sdk.User) bool {
-		if !u.Created.IsZero() && u.Created.Before(from) {
-			return true
-		}
-		c.put(ctx, u)
-		x.mu.Lock()
-		x.top = max(x.top, u.ID)
-		x.mu.Unlock()
-		return false
-	})
-	if err != nil {
-		return err
-	}
-	x.mu.Lock()
-	x.sweptAt = at
-	x.mu.Unlock()
-	return nil
 }
