@@ -51,6 +51,8 @@ type oldGitea struct {
 	token   string
 	// byID makes it list by id for sort=id&order=desc, as v1.26 does.
 	byID bool
+	// failListings, when not 0, is the status of every sort=id listing.
+	failListings int
 
 	mu       sync.Mutex
 	users    []*sdk.User
@@ -66,6 +68,10 @@ func (g *oldGitea) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if g.failListings != 0 && q.Get("sort") != "" {
+		writeJSON(w, g.failListings, map[string]string{"message": http.StatusText(g.failListings)})
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/version":
 		writeJSON(w, http.StatusOK, map[string]string{"version": g.version})
@@ -300,5 +306,57 @@ func TestIndexDemand(t *testing.T) {
 	waitIndex(t, c, "rounds stopped", func(x *index) bool { return !x.busy })
 	if c.index.ready || searches() != 4 || pages() != before {
 		t.Errorf("after the index went unused: ready %v, %d searches, %d pages listed, want not ready, 4 and %d", c.index.ready, searches(), pages(), before)
+	}
+}
+
+// TestIndexRoundFails checks that when the listing a user waits for
+// fails, EnsureUser fails with an error that is retried, and creates
+// nothing: an index it could not bring up to date is no proof that the
+// person has no account.
+func TestIndexRoundFails(t *testing.T) {
+	g := &oldGitea{version: "1.26.0", token: "0123456789abcdef", byID: true}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	c, err := Open(Config{URL: srv.URL, AuthSourceID: 2, Organization: "platform"}, g.token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := func(name string) fanout.User {
+		return fanout.User{ID: "scim-" + name, UserName: name + "@example.com", Subject: name + "-sub", Email: name + "@example.com", Active: true}
+	}
+	if _, err := c.EnsureUser(t.Context(), user("ann")); err != nil {
+		t.Fatal(err)
+	}
+	waitIndex(t, c, "filled", func(x *index) bool { return x.ready && !x.busy })
+
+	// frank registers at his first login; the index has not seen him.
+	g.mu.Lock()
+	g.add("frank-idp", "frank@idp.example.com", 2, "frank-sub")
+	g.failListings = http.StatusBadGateway
+	g.mu.Unlock()
+	c.index.mu.Lock()
+	c.index.listedAt = time.Now().Add(-2 * trustWindow)
+	c.index.mu.Unlock()
+	frank := user("frank")
+	_, err = c.EnsureUser(t.Context(), frank)
+	if err == nil || fanout.IsTerminal(err) {
+		t.Fatalf("EnsureUser while listings fail: %v, want an error that is retried", err)
+	}
+	if n := g.count("POST /api/v1/admin/users"); n != 1 {
+		t.Fatalf("%d accounts created, want only ann's", n)
+	}
+
+	g.mu.Lock()
+	g.failListings = 0
+	g.mu.Unlock()
+	res, err := c.EnsureUser(t.Context(), frank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RemoteID != "2" {
+		t.Errorf("result %+v, want frank-idp's account (2)", res)
+	}
+	if n := g.count("POST /api/v1/admin/users"); n != 1 {
+		t.Errorf("%d accounts created, want only ann's", n)
 	}
 }
