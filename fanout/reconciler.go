@@ -304,9 +304,15 @@ func (r *Reconciler) attempt(ctx context.Context, c Connector, st store.Status) 
 		if res.RemoteID != "" {
 			st.RemoteID = res.RemoteID
 		}
-		if linked && st.Key.Kind == store.KindUser {
-			// The user's groups may have run before it had a link and
-			// skipped it: run them again now that it has one.
+		reactivated := st.Inactive && !out.inactive
+		if st.Key.Kind == store.KindUser && !skipped {
+			st.Inactive = out.inactive
+		}
+		if (linked || reactivated) && st.Key.Kind == store.KindUser {
+			// The user's groups may have run before it had a link, or
+			// while it was deactivated (Mattermost adds no deactivated
+			// account to a team or channel), and left it out: run them
+			// again now.
 			defer r.requeueGroupsOf(context.WithoutCancel(ctx), st.Key.ID)
 		}
 		r.count(name, func(c *Counters) {
@@ -404,6 +410,8 @@ type outcome struct {
 	// unapplied is what the connector reported it could not apply
 	// (UnappliedError), while the rest converged.
 	unapplied string
+	// inactive is true for a user who is not active (and not deleted).
+	inactive bool
 }
 
 // reconcile reads the desired state of st.Key and asks c to converge.
@@ -420,7 +428,7 @@ func (r *Reconciler) reconcile(ctx context.Context, c Connector, st store.Status
 				return outcome{}, err
 			}
 		}
-		out := outcome{hash: UserHash(u)}
+		out := outcome{hash: UserHash(u), inactive: !u.Active && !u.Deleted}
 		if st.AppliedHash == out.hash && st.LastSuccess.After(time.Time{}) && st.State != store.StateParked && st.Attempts == 0 {
 			out.RemoteID, out.skipped = st.RemoteID, true
 			return out, nil

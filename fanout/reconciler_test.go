@@ -28,6 +28,9 @@ type fakeConn struct {
 	calls    int
 	down     error
 	nextID   int
+	// skipInactive leaves deactivated accounts out of groups, as
+	// Mattermost does.
+	skipInactive bool
 }
 
 type account struct {
@@ -82,7 +85,7 @@ func (f *fakeConn) EnsureGroup(_ context.Context, g fanout.Group) (fanout.Result
 	var ids []string
 	if !g.Deleted {
 		for _, m := range g.Members {
-			if m.RemoteID != "" {
+			if a := f.accounts[m.RemoteID]; m.RemoteID != "" && (!f.skipInactive || a == nil || a.active) {
 				ids = append(ids, m.RemoteID)
 			}
 		}
@@ -123,6 +126,22 @@ func createUsers(t testing.TB, st store.Store, n int) []string {
 		ids = append(ids, u.ID)
 	}
 	return ids
+}
+
+// createGroup creates a group with members.
+func createGroup(t *testing.T, st store.Store, name string, members ...string) *store.Group {
+	g := &store.Group{DisplayName: name, Attributes: []byte(`{}`)}
+	if err := st.CreateGroup(t.Context(), "test", g, func(tx store.GroupTx) error {
+		for _, id := range members {
+			if err := tx.AddMember(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func run(t *testing.T, st store.Store, conns ...fanout.Connector) *fanout.Reconciler {
@@ -213,12 +232,7 @@ func TestGroupsAndDeactivation(t *testing.T) {
 	st := openStore(t)
 	f := newFake("f")
 	ids := createUsers(t, st, 3)
-	g := &store.Group{DisplayName: "eng", Attributes: []byte(`{}`)}
-	if err := st.CreateGroup(t.Context(), "test", g, func(tx store.GroupTx) error {
-		return errors.Join(tx.AddMember(ids[0]), tx.AddMember(ids[1]))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	g := createGroup(t, st, "eng", ids[0], ids[1])
 	run(t, st, f)
 	members := func() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.groups["eng"]) }
 	// The group key may run before its members have links; each user's
@@ -243,6 +257,40 @@ func TestGroupsAndDeactivation(t *testing.T) {
 		_, act, _ := f.snapshot()
 		return act == 1 && members() == 1
 	})
+}
+
+// TestReactivationRequeuesGroups checks that a user's groups run again
+// when the user is active again, for a service that leaves deactivated
+// accounts out of its groups: without it, they would get the user back
+// only at the next resync.
+func TestReactivationRequeuesGroups(t *testing.T) {
+	st := openStore(t)
+	f := newFake("f")
+	f.skipInactive = true
+	ids := createUsers(t, st, 3)
+	g := createGroup(t, st, "eng", ids[0], ids[1])
+	run(t, st, f)
+	members := func() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.groups["eng"]) }
+	eventually(t, "2 members", func() bool { return members() == 2 })
+	setActive := func(id string, active bool) {
+		if _, err := st.UpdateUser(t.Context(), "test", id, 0, func(tx store.UserTx) error { tx.User().Active = active; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setActive(ids[1], false)
+	eventually(t, "user1 suspended", func() bool { _, act, _ := f.snapshot(); return act == 2 })
+	// The next pass of the group leaves the suspended user out.
+	if _, err := st.UpdateGroup(t.Context(), "test", g.ID, 0, func(tx store.GroupTx) error { return tx.AddMember(ids[2]) }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "user2 in, user1 out", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		in := f.groups["eng"]
+		return len(in) == 2 && f.accounts[in[0]].active && f.accounts[in[1]].active
+	})
+	setActive(ids[1], true)
+	eventually(t, "user1 back in the group", func() bool { return members() == 3 })
 }
 
 func TestResyncSkipsConvergedUsers(t *testing.T) {

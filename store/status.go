@@ -50,6 +50,11 @@ type Status struct {
 	// converged (an immutable workspace parameter that changed), shown
 	// with the ok status until a pass applies everything.
 	Unapplied string `json:"unapplied,omitempty"`
+	// Inactive is true when the user last applied was inactive (active:
+	// false): once a pass applies it active again, the reconciler runs
+	// its groups again, since a service may have left a deactivated
+	// member out of them.
+	Inactive bool `json:"inactive,omitempty"`
 	// Gen increases on every dispatch of the key to the connector; a
 	// Settle written for an older generation does not clear a newer
 	// dispatch.
