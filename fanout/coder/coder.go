@@ -199,6 +199,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -279,6 +280,10 @@ type Connector struct {
 
 	orgMu sync.Mutex
 	orgs  []codersdk.Organization // resolved Organizations, once
+
+	// userAdmin is set by Check when the token's user is a User Admin
+	// but not an Owner, so that a workspace Coder refuses says why.
+	userAdmin atomic.Bool
 }
 
 var _ fanout.Connector = (*Connector)(nil)
@@ -389,12 +394,18 @@ func (c *Connector) Check(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	admin := false
+	owner, userAdmin := false, false
 	for _, r := range me.Roles {
-		admin = admin || r.Name == codersdk.RoleOwner || r.Name == codersdk.RoleUserAdmin
+		owner = owner || r.Name == codersdk.RoleOwner
+		userAdmin = userAdmin || r.Name == codersdk.RoleUserAdmin
 	}
-	if !admin {
+	if !owner && !userAdmin {
 		return fanout.Terminal(fmt.Errorf("coder: the token's user %q is neither an Owner nor a User Admin", me.Username))
+	}
+	c.userAdmin.Store(!owner)
+	if !owner {
+		c.log.WarnContext(ctx, "the token's user is a User Admin, not an Owner: accounts and groups are provisioned, but formula workspaces need an Owner's token",
+			"token_user", me.Username)
 	}
 	if _, err := c.organizations(ctx); err != nil {
 		return err

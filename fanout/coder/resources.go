@@ -415,6 +415,9 @@ func (p *pass) apply(ctx context.Context, u fanout.User, st step) (written bool,
 			ws, err = p.c.api.CreateUserWorkspace(ctx, p.owner.String(), req)
 			return err
 		})
+		if err != nil && p.c.userAdmin.Load() && (isStatus(err, http.StatusForbidden) || isStatus(err, http.StatusNotFound)) {
+			err = fmt.Errorf("%w (the token's user is a User Admin; creating workspaces for other users needs an Owner's token)", err)
+		}
 		if err != nil {
 			return true, err
 		}

@@ -1,8 +1,12 @@
 package coder_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -462,6 +466,28 @@ func TestEnsureResourcesErrors(t *testing.T) {
 		wantWrites(t, e.writes(), "POST /api/v2/users/"+e.u.RemoteID+"/workspaces")
 	})
 
+	t.Run("ErrUserAdminToken", func(t *testing.T) {
+		// A User Admin may manage accounts but not create another
+		// user's workspace; the refusal says which token is needed.
+		// (The refusal is made by the transport: the fake does not
+		// model Coder's workspace permissions.)
+		e := newWSEnv(t)
+		ua := e.f.AddUser(coderfake.Seed{Username: "ua", Email: "ua@example.com", Roles: []string{codersdk.RoleUserAdmin}})
+		var logs strings.Builder
+		c, err := coder.Open(coder.Config{URL: e.f.URL, Transport: refuseWorkspaces{}}, e.f.NewToken(ua.ID), slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "formula workspaces need an Owner's token") {
+			t.Errorf("Check logged %q, want a warning about the User Admin token", logs.String())
+		}
+		_, err = c.EnsureResources(t.Context(), e.u, coderRes(ws("scratch", "base", nil, "", srcML)), formulas.Resources{})
+		wantTerminal(t, err, "creating workspaces for other users needs an Owner's token")
+	})
+
 	t.Run("ErrDeletedTemplate", func(t *testing.T) {
 		e := newWSEnv(t)
 		e.f.DeleteTemplate(e.base.ID)
@@ -801,4 +827,17 @@ func TestPlanResourcesWithoutAccount(t *testing.T) {
 		t.Errorf("plan %+v, want %+v", plan, want)
 	}
 	wantWrites(t, e.writes())
+}
+
+// refuseWorkspaces answers a workspace creation with a 403 in Coder's
+// error shape and passes every other request on.
+type refuseWorkspaces struct{}
+
+func (refuseWorkspaces) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/workspaces") {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	body, _ := json.Marshal(codersdk.Response{Message: "Forbidden."})
+	return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Request: r,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body))}, nil
 }
