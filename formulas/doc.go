@@ -155,11 +155,17 @@
 //   - slug: lowercase, accents removed (æ, ø, ß, ł, œ, đ and þ spelled
 //     out in ASCII), and every run of characters other than a-z and 0-9
 //     turned into one '-', with none at either end ("Ana María O'Neil"
-//     gives "ana-maria-o-neil").
+//     gives "ana-maria-o-neil");
+//   - trunc N: the first N characters (N from 1 to 1000), without the
+//     '-', '_' or '.' the cut leaves at the end ("ana-maria" | trunc 4
+//     gives "ana").
 //
 // userName is often an email address, which no service accepts in a
 // name: write "${{ user.userName | local | slug }}" to get "alice" from
-// "Alice@example.com". An unknown name or filter is an error when the
+// "Alice@example.com". A Coder workspace name has at most 32 characters:
+// "ml-${{ user.userName | local | slug | trunc 29 }}" keeps a long name
+// within it (two users whose names share their first 29 characters then
+// ask for the same workspace name, each in their own account). An unknown name or filter is an error when the
 // formula is parsed. A name with expressions is checked against its
 // service's rule after rendering, by Expand: the error says which user's
 // value broke it (a workspace name longer than 32 characters, say).

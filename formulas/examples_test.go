@@ -164,6 +164,43 @@ func TestExampleDataAnalysis(t *testing.T) {
 // TestExamplesTogether unions the three examples for one user: every
 // workspace keeps its own formula's policy, and the one real conflict
 // (two job titles for the one Person record) is settled and reported.
+// TestExampleWorkspaceNamesFit checks that every example's Coder
+// workspace names stay within Coder's 32 characters for a user whose
+// userName is long.
+func TestExampleWorkspaceNamesFit(t *testing.T) {
+	long := exampleSubject
+	long.User.UserName = "maximilian.alexander.vandenberghe-oppenheimer@example.com"
+	for _, ex := range []struct {
+		name   string
+		values map[string]string
+		want   string
+	}{
+		{"ml-research", map[string]string{"gpu_type": "nvidia-h100"}, "ml-maximilian-alexander-vandenbe"},
+		{"fullstack-dev", map[string]string{"node_version": "24", "dotfiles": "false"}, "dev-maximilian-alexander-vandenb"},
+		{"data-analysis", map[string]string{"cost_center": "CC-0042"}, "jupyter-maximilian-alexander-van"},
+	} {
+		src, err := os.ReadFile(filepath.Join("..", "examples", "formulas", ex.name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params, err := f.ResolveParams(ex.values)
+		if err != nil {
+			t.Fatalf("%s: %v", ex.name, err)
+		}
+		res, err := Expand(f, params, long)
+		if err != nil {
+			t.Fatalf("%s: expand: %v", ex.name, err)
+		}
+		if got := res.Coder.Workspaces[0].Name; got != ex.want {
+			t.Errorf("%s: workspace %q (%d characters), want %q", ex.name, got, len(got), ex.want)
+		}
+	}
+}
+
 func TestExamplesTogether(t *testing.T) {
 	all := Union(
 		expandExample(t, "ml-research", nil),

@@ -3,6 +3,7 @@ package formulas
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -35,6 +36,22 @@ var filters = map[string]func(string) string{
 	"lower": strings.ToLower,
 	"local": localPart,
 	"slug":  slug,
+}
+
+// truncName is the one filter that takes an argument, a length.
+const truncName = "trunc"
+
+// maxTrunc bounds trunc's length, which no service's names come near.
+const maxTrunc = 1000
+
+// truncate keeps the first n characters of s, and drops the '-', '_' and
+// '.' the cut leaves at the end, which no service accepts there ("ana-
+// maria" cut to 4 gives "ana").
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		s = strings.TrimRight(string(r[:n]), "-_.")
+	}
+	return s
 }
 
 // localPart is the part of an email address before its last '@' (s
@@ -82,7 +99,51 @@ func slug(s string) string {
 // ref is one expression: a dotted name and the filters applied to it.
 type ref struct {
 	name    string
-	filters []string
+	filters []filterCall
+}
+
+// filterCall is one filter of an expression; n is trunc's length.
+type filterCall struct {
+	name string
+	n    int
+}
+
+// apply runs the filter on v.
+func (f filterCall) apply(v string) (string, error) {
+	if f.name == truncName {
+		return truncate(v, f.n), nil
+	}
+	fn, ok := filters[f.name]
+	if !ok {
+		return "", fmt.Errorf("unknown filter %q", f.name)
+	}
+	return fn(v), nil
+}
+
+// parseFilter parses one filter: a name, and for trunc its length.
+func parseFilter(s string) (filterCall, string) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return filterCall{}, "a filter is missing after '|'"
+	}
+	name := fields[0]
+	if name == truncName {
+		if len(fields) != 2 {
+			return filterCall{}, "trunc takes a length: | trunc 20"
+		}
+		n, err := strconv.Atoi(fields[1])
+		if err != nil || n < 1 || n > maxTrunc {
+			return filterCall{}, fmt.Sprintf("trunc's length must be a whole number from 1 to %d, not %q", maxTrunc, fields[1])
+		}
+		return filterCall{name: name, n: n}, ""
+	}
+	if _, ok := filters[name]; !ok {
+		return filterCall{}, fmt.Sprintf("unknown filter %q (known: %s)", name, strings.Join(append(sortedKeys(filters), truncName+" N"), ", "))
+	}
+	if len(fields) > 1 {
+		return filterCall{}, fmt.Sprintf("filter %q takes no argument", name)
+	}
+	return filterCall{name: name}, ""
 }
 
 // segment is a literal run of text, or an expression when ref is set.
@@ -154,12 +215,9 @@ func parseRef(body string) (*ref, string) {
 	}
 	r := &ref{name: name}
 	for _, p := range parts[1:] {
-		f := strings.TrimSpace(p)
-		if _, ok := filters[f]; !ok {
-			if f == "" {
-				return nil, "a filter is missing after '|'"
-			}
-			return nil, fmt.Sprintf("unknown filter %q (known: %s)", f, strings.Join(sortedKeys(filters), ", "))
+		f, problem := parseFilter(p)
+		if problem != "" {
+			return nil, problem
 		}
 		r.filters = append(r.filters, f)
 	}
@@ -238,11 +296,10 @@ func (sc scope) value(r *ref) (string, error) {
 		return "", fmt.Errorf("unknown name %q", r.name)
 	}
 	for _, f := range r.filters {
-		fn, ok := filters[f]
-		if !ok {
-			return "", fmt.Errorf("unknown filter %q", f)
+		var err error
+		if v, err = f.apply(v); err != nil {
+			return "", err
 		}
-		v = fn(v)
 	}
 	return v, nil
 }
