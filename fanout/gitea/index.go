@@ -187,8 +187,9 @@ func (c *Connector) forget(id int64) {
 // subject, as the index has them: they must be read again before use.
 // When it has none, that answer is used only if a listing that began at
 // most trustWindow ago completed; otherwise the call waits for a round
-// that begins after it. ok is false when Gitea cannot keep an index (it
-// is older than v1.26): the caller must search.
+// that begins after it. ok is false when the index cannot answer: it is
+// not filled (yet, or any more), or Gitea cannot keep one (it is older
+// than v1.26). The caller must search then.
 func (c *Connector) indexedBySubject(ctx context.Context, subject string) (es []entry, ok bool, err error) {
 	x := &c.index
 	x.mu.Lock()
