@@ -226,40 +226,16 @@ func (m *Main) connectors(ctx context.Context) ([]fanout.Connector, error) {
 func openConnectors(cc ConnectorsConfig, getenv func(string) string, logger *slog.Logger) ([]checkedConnector, error) {
 	var opens []func() (checkedConnector, error)
 	if c := cc.Gitea; c != nil {
-		opens = append(opens, func() (checkedConnector, error) {
-			token, err := gitea.LoadToken(*c, getenv)
-			if err != nil {
-				return nil, err
-			}
-			return gitea.Open(*c, token, logger)
-		})
+		opens = append(opens, opener(*c, gitea.LoadToken, gitea.Open, getenv, logger))
 	}
 	if c := cc.Coder; c != nil {
-		opens = append(opens, func() (checkedConnector, error) {
-			token, err := coder.LoadToken(*c, getenv)
-			if err != nil {
-				return nil, err
-			}
-			return coder.Open(*c, token, logger)
-		})
+		opens = append(opens, opener(*c, coder.LoadToken, coder.Open, getenv, logger))
 	}
 	if c := cc.Mattermost; c != nil {
-		opens = append(opens, func() (checkedConnector, error) {
-			token, err := mattermost.LoadToken(*c, getenv)
-			if err != nil {
-				return nil, err
-			}
-			return mattermost.Open(*c, token, logger)
-		})
+		opens = append(opens, opener(*c, mattermost.LoadToken, mattermost.Open, getenv, logger))
 	}
 	if c := cc.Twenty; c != nil {
-		opens = append(opens, func() (checkedConnector, error) {
-			token, err := twenty.LoadToken(*c, getenv)
-			if err != nil {
-				return nil, err
-			}
-			return twenty.Open(*c, token, logger)
-		})
+		opens = append(opens, opener(*c, twenty.LoadToken, twenty.Open, getenv, logger))
 	}
 	var out []checkedConnector
 	for _, open := range opens {
@@ -271,6 +247,23 @@ func openConnectors(cc ConnectorsConfig, getenv func(string) string, logger *slo
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// opener returns a function that loads a connector's token and opens it
+// with cfg, the same way for every connector package.
+func opener[Config any, C checkedConnector](cfg Config, load func(Config, func(string) string) (string, error),
+	open func(Config, string, *slog.Logger) (C, error), getenv func(string) string, logger *slog.Logger) func() (checkedConnector, error) {
+	return func() (checkedConnector, error) {
+		token, err := load(cfg, getenv)
+		if err != nil {
+			return nil, err
+		}
+		c, err := open(cfg, token, logger)
+		if err != nil {
+			return nil, err // not a nil *Connector in a non-nil interface
+		}
+		return c, nil
+	}
 }
 
 // checkedConnector is a connector that can test its configuration and
