@@ -60,9 +60,9 @@
 // scan of its user table (login_name has no index in
 // models/user/user.go): measured on Gitea v1.26, a search costs it about
 // half the CPU time of a creation. Provisioning many users at once would
-// spend half as much again finding accounts as creating them. So, during a burst,
-// the connector keeps an index of the login names of the accounts bound
-// to AuthSourceID:
+// spend half as much again finding accounts as creating them. So, during
+// a burst, the connector keeps an index of the login names of the
+// accounts bound to AuthSourceID:
 //
 //   - it starts by searching for each user it does not know. Once a
 //     burst (users that come less than a minute apart) has searched for
