@@ -173,8 +173,12 @@ func TestIndex(t *testing.T) {
 		if c := rec.count(from, "login_name="); c != 0 {
 			t.Errorf("%d searches by login name", c)
 		}
-		// At most one round per 150ms, and a burst needs few.
-		if c := rec.count(from, "GET /api/v1/admin/users?", "sort=id"); c > n/4 {
+		// At most one round per 150ms, and a burst needs few: on an
+		// idle machine 1 or 2 for these 40 users; a loaded one takes
+		// longer over them, and has more rounds.
+		c := rec.count(from, "GET /api/v1/admin/users?", "sort=id")
+		t.Logf("%d listings for %d users", c, n)
+		if c > n/2 {
 			t.Errorf("%d listings for %d users, want them shared", c, n)
 		}
 
