@@ -65,10 +65,17 @@ func TestIndex(t *testing.T) {
 	// An account older than every account of the source.
 	graceOld := s.createLocal(t, "grace-old", "grace@old.example.com", nil)
 
-	// Fill the index.
+	// Fill the index: the first user the connector does not know is
+	// searched for, and, the source's accounts taking one page, makes
+	// it list them in the background.
 	first := s.addPerson(t, "ivy", "ivy-sub-0001", "ivy@example.com", "Ivy Index")
 	if _, err := conn.EnsureUser(ctx, first); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !gitea.IndexReady(conn); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the index was not filled")
+		}
 	}
 
 	t.Run("AdoptsAccountRegisteredAfterListing", func(t *testing.T) {
