@@ -5,11 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"github.com/scimbridge/scimbridge/internal/fold"
 )
 
 // userNames are the user attributes an expression may read, by the name
@@ -63,23 +60,12 @@ func localPart(s string) string {
 	return s
 }
 
-// spelledOut are letters without a decomposition to strip an accent
-// from, written in ASCII.
-var spelledOut = strings.NewReplacer(
-	"Æ", "AE", "æ", "ae", "Ø", "O", "ø", "o", "ß", "ss", "Ł", "L", "ł", "l",
-	"Œ", "OE", "œ", "oe", "Đ", "D", "đ", "d", "Þ", "Th", "þ", "th",
-)
-
 // slug lowercases s, removes accents (spelling out æ, ø, ß, ł, œ, đ and
 // þ), and turns every run of characters other than a-z and 0-9 into one
 // '-', with none at either end ("Ana María O'Neil" gives
 // "ana-maria-o-neil").
 func slug(s string) string {
-	s = spelledOut.Replace(s)
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	if folded, _, err := transform.String(t, s); err == nil {
-		s = folded
-	}
+	s = fold.Accents(s)
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {

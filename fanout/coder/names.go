@@ -4,14 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/coder/coder/v2/codersdk"
+	"github.com/scimbridge/scimbridge/internal/fold"
 )
 
 // Limits of Coder v2.36's validation (codersdk/name.go).
@@ -21,25 +17,6 @@ const (
 	maxDisplayNameLen = 64  // codersdk.DisplayNameValid, in bytes
 	maxRealNameLen    = 128 // codersdk.UserRealNameValid, in bytes
 )
-
-// spelledOut are letters that have no decomposition to strip an accent
-// from, written in ASCII.
-var spelledOut = strings.NewReplacer(
-	"Æ", "AE", "æ", "ae", "Ø", "O", "ø", "o", "ß", "ss", "Ł", "L", "ł", "l",
-	"Œ", "OE", "œ", "oe", "Đ", "D", "đ", "d", "Þ", "Th", "þ", "th",
-)
-
-// foldAccents removes accents ("é" to "e") and spells out the letters of
-// spelledOut; other characters are left for the caller's rules.
-func foldAccents(s string) string {
-	s = spelledOut.Replace(s)
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		return s
-	}
-	return out
-}
 
 func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
@@ -52,7 +29,7 @@ func isAlnum(r rune) bool {
 // valid name.
 func cleanUsername(s string) string {
 	var b strings.Builder
-	for _, r := range foldAccents(s) {
+	for _, r := range fold.Accents(s) {
 		switch {
 		case isAlnum(r):
 			b.WriteRune(r)
@@ -114,7 +91,7 @@ func alternateUsername(name, email string) string {
 func GroupName(displayName string) string {
 	var b strings.Builder
 	dash := false // a '-' is pending for a run of other characters
-	for _, r := range strings.ToLower(foldAccents(displayName)) {
+	for _, r := range strings.ToLower(fold.Accents(displayName)) {
 		if isAlnum(r) {
 			if dash && b.Len() > 0 {
 				b.WriteByte('-')

@@ -4,12 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"github.com/scimbridge/scimbridge/internal/fold"
 )
 
 // Limits of Gitea v1.26's API bindings.
@@ -19,25 +16,6 @@ const (
 	maxFullNameLen = 100
 	maxTeamDescLen = 255
 )
-
-// spelledOut are letters that have no decomposition to strip an accent
-// from, written in ASCII.
-var spelledOut = strings.NewReplacer(
-	"Æ", "AE", "æ", "ae", "Ø", "O", "ø", "o", "ß", "ss", "Ł", "L", "ł", "l",
-	"Œ", "OE", "œ", "oe", "Đ", "D", "đ", "d", "Þ", "Th", "þ", "th",
-)
-
-// toASCIILetters removes accents ("é" to "e") and spells out the letters
-// of spelledOut; other characters are left for the caller's rules.
-func toASCIILetters(s string) string {
-	s = spelledOut.Replace(s)
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		return s
-	}
-	return out
-}
 
 func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
@@ -56,7 +34,7 @@ func dropped(r rune) bool { return r == '\'' || r == '`' || r == '´' || r == '�
 func sanitizeUsername(s string) string {
 	var b strings.Builder
 	var prev rune // last written rune, 0 at the start
-	for _, r := range toASCIILetters(s) {
+	for _, r := range fold.Accents(s) {
 		if dropped(r) {
 			continue
 		}
@@ -104,7 +82,7 @@ func username(userName, email, subject string) string {
 func teamName(displayName string) string {
 	var b strings.Builder
 	dash := false // a '-' is pending for a run of other characters
-	for _, r := range toASCIILetters(displayName) {
+	for _, r := range fold.Accents(displayName) {
 		if dropped(r) {
 			continue
 		}

@@ -5,13 +5,10 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"github.com/scimbridge/scimbridge/internal/fold"
 )
 
 // Username limits: Mattermost's server accepts 1 to 64 characters
@@ -43,25 +40,6 @@ var reservedUsernames = map[string]bool{
 // gmNameRegex).
 var gmChannelName = regexp.MustCompile(`^[a-f0-9]{40}$`)
 
-// spelledOut are letters that have no decomposition to strip an accent
-// from, written in ASCII.
-var spelledOut = strings.NewReplacer(
-	"Æ", "AE", "æ", "ae", "Ø", "O", "ø", "o", "ß", "ss", "Ł", "L", "ł", "l",
-	"Œ", "OE", "œ", "oe", "Đ", "D", "đ", "d", "Þ", "Th", "þ", "th",
-)
-
-// toASCIILetters removes accents ("é" to "e") and spells out the letters
-// of spelledOut; other characters are left for the caller's rules.
-func toASCIILetters(s string) string {
-	s = spelledOut.Replace(s)
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		return s
-	}
-	return out
-}
-
 func isLowerAlnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' }
 
 // dropped are removed rather than replaced, so "O'Brien" stays one word.
@@ -75,7 +53,7 @@ func slug(s, punct string) string {
 	isPunct := func(r rune) bool { return r == '-' || strings.ContainsRune(punct, r) }
 	var b strings.Builder
 	var prev rune
-	for _, r := range strings.ToLower(toASCIILetters(s)) {
+	for _, r := range strings.ToLower(fold.Accents(s)) {
 		if dropped(r) {
 			continue
 		}
