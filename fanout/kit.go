@@ -1,10 +1,12 @@
 package fanout
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -172,4 +174,33 @@ func LookupAttribute(doc map[string]any, path []string) (string, error) {
 	default:
 		return "", fmt.Errorf("%w but %T", ErrNotString, cur)
 	}
+}
+
+// ClassifyStatus applies the connectors' policy to err, an answer with
+// HTTP status outside 2xx: 429 and 503 ask for a retry after retryAfter
+// (a Retry-After value, see ParseRetryAfter); other 5xx answers and 408
+// are retried; any other answer is terminal (retrying cannot change it).
+func ClassifyStatus(err error, status int, retryAfter string) error {
+	switch {
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		return RetryAfter(err, ParseRetryAfter(retryAfter, time.Now()))
+	case status >= 500, status == http.StatusRequestTimeout:
+		return err
+	default:
+		return Terminal(err)
+	}
+}
+
+// ClassifyNoAnswer applies the connectors' policy to err, a request that
+// got no answer: a cancellation, a deadline, a URL or network error is
+// retried; anything else (a request that could not even be built) is
+// terminal, since it would fail again.
+func ClassifyNoAnswer(err error) error {
+	var uerr *url.Error
+	var nerr net.Error
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &uerr) || errors.As(err, &nerr) {
+		return err
+	}
+	return Terminal(err)
 }

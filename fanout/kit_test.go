@@ -1,8 +1,12 @@
 package fanout_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -122,6 +126,49 @@ func TestParseServiceURL(t *testing.T) {
 		_, err := fanout.ParseServiceURL("svc", raw)
 		if err == nil || !strings.Contains(err.Error(), msg) || strings.Contains(err.Error(), "secret") {
 			t.Errorf("ParseServiceURL(%q) = %v, want an error with %q and no password", raw, err, msg)
+		}
+	}
+}
+
+func TestClassifyStatus(t *testing.T) {
+	base := errors.New("answer")
+	for _, tc := range []struct {
+		status         int
+		retryAfter     string
+		terminal       bool
+		wantRetryAfter time.Duration
+	}{
+		{http.StatusTooManyRequests, "7", false, 7 * time.Second},
+		{http.StatusServiceUnavailable, "", false, fanout.DefaultRetryAfter},
+		{http.StatusBadGateway, "", false, 0},
+		{http.StatusRequestTimeout, "", false, 0},
+		{http.StatusForbidden, "", true, 0},
+		{http.StatusUnprocessableEntity, "", true, 0},
+	} {
+		err := fanout.ClassifyStatus(base, tc.status, tc.retryAfter)
+		if !errors.Is(err, base) || fanout.IsTerminal(err) != tc.terminal {
+			t.Errorf("%d: %v (terminal %v), want terminal %v", tc.status, err, fanout.IsTerminal(err), tc.terminal)
+		}
+		var ra *fanout.RetryAfterError
+		if got := errors.As(err, &ra); got != (tc.wantRetryAfter > 0) || got && ra.After != tc.wantRetryAfter {
+			t.Errorf("%d: retry after %v, want %v", tc.status, ra, tc.wantRetryAfter)
+		}
+	}
+}
+
+func TestClassifyNoAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		err      error
+		terminal bool
+	}{
+		{context.DeadlineExceeded, false},
+		{fmt.Errorf("wrapped: %w", context.Canceled), false},
+		{&url.Error{Op: "Get", URL: "http://x", Err: errors.New("connection refused")}, false},
+		{&net.OpError{Op: "dial", Err: errors.New("no route")}, false},
+		{errors.New("cannot build the request"), true},
+	} {
+		if got := fanout.IsTerminal(fanout.ClassifyNoAnswer(tc.err)); got != tc.terminal {
+			t.Errorf("%v: terminal %v, want %v", tc.err, got, tc.terminal)
 		}
 	}
 }

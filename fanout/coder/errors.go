@@ -1,14 +1,10 @@
 package coder
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/coder/coder/v2/codersdk"
 
@@ -95,24 +91,11 @@ func classify(op string, rec *answer, err error) error {
 	}
 	if status != 0 && status/100 != 2 {
 		wrapped := fmt.Errorf("coder: %s: %w", op, &statusError{status: status, sdk: sdkErr})
-		switch {
-		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(rec.retryAfter, time.Now()))
-		case status >= 500, status == http.StatusRequestTimeout:
-			return wrapped
-		default:
-			return fanout.Terminal(wrapped)
-		}
+		return fanout.ClassifyStatus(wrapped, status, rec.retryAfter)
 	}
 	wrapped := fmt.Errorf("coder: %s: %w", op, err)
 	if status != 0 {
 		return wrapped // a 2xx answer that could not be read
 	}
-	var uerr *url.Error
-	var nerr net.Error
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &uerr) || errors.As(err, &nerr) {
-		return wrapped
-	}
-	return fanout.Terminal(wrapped)
+	return fanout.ClassifyNoAnswer(wrapped)
 }

@@ -1,14 +1,10 @@
 package gitea
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 
 	sdk "code.gitea.io/sdk/gitea"
 
@@ -46,24 +42,11 @@ func isStatus(err error, status int) bool {
 func classify(op string, resp *sdk.Response, err error) error {
 	if resp != nil && resp.Response != nil && resp.StatusCode/100 != 2 {
 		wrapped := fmt.Errorf("gitea: %s: %w", op, &statusError{status: resp.StatusCode, msg: strings.TrimSpace(err.Error())})
-		switch s := resp.StatusCode; {
-		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
-		case s >= 500, s == http.StatusRequestTimeout:
-			return wrapped
-		default:
-			return fanout.Terminal(wrapped)
-		}
+		return fanout.ClassifyStatus(wrapped, resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	wrapped := fmt.Errorf("gitea: %s: %w", op, err)
 	if resp != nil {
 		return wrapped
 	}
-	var uerr *url.Error
-	var nerr net.Error
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &uerr) || errors.As(err, &nerr) {
-		return wrapped
-	}
-	return fanout.Terminal(wrapped)
+	return fanout.ClassifyNoAnswer(wrapped)
 }

@@ -1,14 +1,10 @@
 package mattermost
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
@@ -106,26 +102,13 @@ func classify(op string, resp *model.Response, err error) error {
 			ae.msg = truncateMessage(err.Error())
 		}
 		wrapped := fmt.Errorf("mattermost: %s: %w", op, ae)
-		switch s := resp.StatusCode; {
-		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
-		case s >= 500, s == http.StatusRequestTimeout:
-			return wrapped
-		default:
-			return fanout.Terminal(wrapped)
-		}
+		return fanout.ClassifyStatus(wrapped, resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	wrapped := fmt.Errorf("mattermost: %s: %w", op, err)
 	if resp != nil && resp.StatusCode != 0 {
 		return wrapped // a 2xx answer that could not be read
 	}
-	var uerr *url.Error
-	var nerr net.Error
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &uerr) || errors.As(err, &nerr) {
-		return wrapped
-	}
-	return fanout.Terminal(wrapped)
+	return fanout.ClassifyNoAnswer(wrapped)
 }
 
 func truncateMessage(s string) string {

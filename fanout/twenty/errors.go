@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	graphql "github.com/hasura/go-graphql-client"
 
@@ -101,14 +100,7 @@ func classify(op string, header http.Header, err error) error {
 			msg = http.StatusText(s)
 		}
 		wrapped := fmt.Errorf("twenty: %s: %w", op, &apiError{status: s, code: code, msg: msg})
-		switch {
-		case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-			return fanout.RetryAfter(wrapped, fanout.ParseRetryAfter(header.Get("Retry-After"), time.Now()))
-		case s >= 500, s == http.StatusRequestTimeout:
-			return wrapped
-		default:
-			return fanout.Terminal(wrapped)
-		}
+		return fanout.ClassifyStatus(wrapped, s, header.Get("Retry-After"))
 	}
 	var gqlErrs graphql.Errors
 	if !errors.As(err, &gqlErrs) || len(gqlErrs) == 0 {
