@@ -34,33 +34,9 @@ func (e *APIError) Error() string {
 // when not nil, receives the JSON answer. An answer outside 2xx is an
 // *APIError. The response is returned, body closed, for its headers.
 func (g *Gitea) AdminAPI(ctx context.Context, method, path string, in, out any) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("gitea %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.URL+"/api/v1"+path, body)
+	resp, data, err := exchangeJSON(ctx, "gitea", method, g.URL+"/api/v1"+path, http.Header{"Authorization": {"token " + g.AdminToken}}, in)
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "token "+g.AdminToken)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("gitea %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageToRead))
-	if err != nil {
-		return resp, fmt.Errorf("gitea %s %s: read answer: %w", method, path, err)
+		return resp, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg := strings.TrimSpace(string(data))
@@ -89,4 +65,44 @@ func (g *Gitea) UserCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("gitea user count: X-Total-Count %q: %w", resp.Header.Get("X-Total-Count"), err)
 	}
 	return n, nil
+}
+
+// exchangeJSON sends in (when not nil) as JSON to url with header, and
+// returns the answer (its body closed) and up to maxPageToRead bytes of
+// it, whatever its status. service names the server in errors; the
+// request is bounded by apiTimeout.
+func exchangeJSON(ctx context.Context, service, method, url string, header http.Header, in any) (*http.Response, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s %s: %w", service, method, url, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s %s: %w", service, method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageToRead))
+	if err != nil {
+		return resp, nil, fmt.Errorf("%s %s %s: read answer: %w", service, method, url, err)
+	}
+	return resp, data, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,4 +224,36 @@ func tailFile(path, label string) string {
 		lines = lines[len(lines)-logTailLines:]
 	}
 	return fmt.Sprintf("--- %s (last %d lines)\n%s\n", label, len(lines), strings.Join(lines, "\n"))
+}
+
+// pollReady asks url every 100ms until ready says the answer shows the
+// server ready (or fails for good), the process exits (done closes;
+// exitErr gives its status), or timeout passes. name is the server's, for
+// the errors.
+func pollReady(name, url string, timeout time.Duration, done <-chan struct{}, exitErr func() error, ready func(*http.Response) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			ok, err := ready(resp)
+			resp.Body.Close()
+			if ok || err != nil {
+				return err
+			}
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited: %v", name, exitErr())
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer within %v", name, timeout)
+		case <-tick.C:
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -328,38 +327,20 @@ func (c *Coder) Start() error {
 // waitReady polls /api/v2/buildinfo until it answers 200 with this
 // harness's version, the process exits, or the start timeout passes.
 func (c *Coder) waitReady(p *coderProcess) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.startTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/api/v2/buildinfo", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
+	return pollReady("coder server", c.URL+"/api/v2/buildinfo", c.startTimeout, p.done, func() error { return p.err },
+		func(resp *http.Response) (bool, error) {
 			var info struct {
 				Version string `json:"version"`
 			}
-			err := json.NewDecoder(io.LimitReader(resp.Body, maxPageToRead)).Decode(&info)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && err == nil {
-				// The version is "v2.36.1" or "v2.36.1+<commit>".
-				if info.Version != CoderVersion && !strings.HasPrefix(info.Version, CoderVersion+"+") {
-					return fmt.Errorf("coder reports version %q, want %s", info.Version, CoderVersion)
-				}
-				return nil
+			if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, maxPageToRead)).Decode(&info) != nil {
+				return false, nil
 			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("coder server exited: %v", p.err)
-		case <-ctx.Done():
-			return fmt.Errorf("coder server did not answer within %v", c.startTimeout)
-		case <-tick.C:
-		}
-	}
+			// The version is "v2.36.1" or "v2.36.1+<commit>".
+			if info.Version != CoderVersion && !strings.HasPrefix(info.Version, CoderVersion+"+") {
+				return false, fmt.Errorf("coder reports version %q, want %s", info.Version, CoderVersion)
+			}
+			return true, nil
+		})
 }
 
 // Stop stops the server (SIGTERM to its process group, SIGKILL after a
@@ -421,35 +402,13 @@ func (c *Coder) AdminAPI(ctx context.Context, method, path string, in, out any) 
 
 // call is AdminAPI with any session token, or none.
 func (c *Coder) call(ctx context.Context, token, method, path string, in, out any) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("coder %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.URL+"/api/v2"+path, body)
-	if err != nil {
-		return nil, err
-	}
+	var header http.Header
 	if token != "" {
-		req.Header.Set(coderSessionHeader, token)
+		header = http.Header{coderSessionHeader: {token}}
 	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, data, err := exchangeJSON(ctx, "coder", method, c.URL+"/api/v2"+path, header, in)
 	if err != nil {
-		return nil, fmt.Errorf("coder %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageToRead))
-	if err != nil {
-		return resp, fmt.Errorf("coder %s %s: read answer: %w", method, path, err)
+		return resp, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &CoderAPIError{Method: method, Path: path, Status: resp.StatusCode, Body: excerpt(data)}

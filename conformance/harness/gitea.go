@@ -329,30 +329,8 @@ func (g *Gitea) Start() error {
 // waitReady polls /api/healthz until it answers 200, the process exits, or
 // the start timeout passes.
 func (g *Gitea) waitReady(p *giteaProcess) error {
-	ctx, cancel := context.WithTimeout(context.Background(), g.startTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/api/healthz", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("gitea web exited: %v", p.err)
-		case <-ctx.Done():
-			return fmt.Errorf("gitea web did not answer within %v", g.startTimeout)
-		case <-tick.C:
-		}
-	}
+	return pollReady("gitea web", g.URL+"/api/healthz", g.startTimeout, p.done, func() error { return p.err },
+		func(resp *http.Response) (bool, error) { return resp.StatusCode == http.StatusOK, nil })
 }
 
 // Stop stops the server (SIGTERM to its process group, SIGKILL after a
