@@ -206,7 +206,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	out := UserStatus{ID: u.ID, UserName: u.UserName, Active: u.Active, Statuses: []StatusView{}}
+	out := UserStatus{ID: u.ID, UserName: u.UserName, Active: u.Active}
 	gids, err := h.cfg.Store.UserGroups(r.Context(), u.ID)
 	if err != nil {
 		h.fail(w, r, err)
@@ -217,15 +217,35 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) {
 			out.Groups = append(out.Groups, g.DisplayName)
 		}
 	}
-	sts, err := h.cfg.Store.Statuses(r.Context(), store.Key{Kind: store.KindUser, ID: u.ID})
-	if err != nil {
+	if out.Statuses, err = h.statusViews(r.Context(), store.Key{Kind: store.KindUser, ID: u.ID}); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	for _, s := range sts {
-		out.Statuses = append(out.Statuses, viewOf(s))
-	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// statusViews returns key's statuses, one per connector ([] for none).
+func (h *Handler) statusViews(ctx context.Context, key store.Key) ([]StatusView, error) {
+	sts, err := h.cfg.Store.Statuses(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := []StatusView{}
+	for _, s := range sts {
+		out = append(out, viewOf(s))
+	}
+	return out, nil
+}
+
+// retryKey unparks key and wakes the reconciler.
+func (h *Handler) retryKey(ctx context.Context, key store.Key) error {
+	if err := h.cfg.Store.Retry(ctx, key); err != nil {
+		return err
+	}
+	if h.cfg.Reconciler != nil {
+		h.cfg.Reconciler.Kick()
+	}
+	return nil
 }
 
 func (h *Handler) retry(w http.ResponseWriter, r *http.Request) {
@@ -234,12 +254,9 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.cfg.Store.Retry(r.Context(), store.Key{Kind: store.KindUser, ID: u.ID}); err != nil {
+	if err := h.retryKey(r.Context(), store.Key{Kind: store.KindUser, ID: u.ID}); err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if h.cfg.Reconciler != nil {
-		h.cfg.Reconciler.Kick()
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": u.ID, "userName": u.UserName, "result": "queued"})
 }
@@ -268,14 +285,10 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	out := GroupStatus{ID: g.ID, DisplayName: g.DisplayName, Members: len(members), Statuses: []StatusView{}}
-	sts, err := h.cfg.Store.Statuses(r.Context(), store.Key{Kind: store.KindGroup, ID: g.ID})
-	if err != nil {
+	out := GroupStatus{ID: g.ID, DisplayName: g.DisplayName, Members: len(members)}
+	if out.Statuses, err = h.statusViews(r.Context(), store.Key{Kind: store.KindGroup, ID: g.ID}); err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	for _, s := range sts {
-		out.Statuses = append(out.Statuses, viewOf(s))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -294,12 +307,9 @@ func (h *Handler) retryGroup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.cfg.Store.Retry(r.Context(), store.Key{Kind: store.KindGroup, ID: g.ID}); err != nil {
+	if err := h.retryKey(r.Context(), store.Key{Kind: store.KindGroup, ID: g.ID}); err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if h.cfg.Reconciler != nil {
-		h.cfg.Reconciler.Kick()
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": g.ID, "displayName": g.DisplayName, "result": "queued"})
 }
