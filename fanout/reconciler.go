@@ -602,7 +602,7 @@ func (r *Reconciler) Resync(ctx context.Context) (int, error) {
 	// The latest version of each formula, read once for the whole pass.
 	var latest map[string]string
 	if len(bindings) > 0 {
-		if latest, err = latestVersions(ctx, r.st); err != nil {
+		if latest, err = LatestVersions(ctx, r.st); err != nil {
 			return 0, err
 		}
 	}

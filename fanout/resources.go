@@ -65,8 +65,11 @@ func (fc *formulaCache) get(ctx context.Context, st Store, name, version string)
 	return f, nil
 }
 
-// latestVersions maps each stored formula's name to its highest version.
-func latestVersions(ctx context.Context, st Store) (map[string]string, error) {
+// LatestVersions maps each stored formula's name to its highest version:
+// the version that a binding without a pinned one follows.
+func LatestVersions(ctx context.Context, st interface {
+	ListFormulas(context.Context) ([]store.Formula, error)
+}) (map[string]string, error) {
 	all, err := st.ListFormulas(ctx)
 	if err != nil {
 		return nil, err
@@ -122,7 +125,7 @@ func (r *Reconciler) resourcesOf(ctx context.Context, u User, a assume) (formula
 	}
 	latest := a.latest
 	if latest == nil {
-		if latest, err = latestVersions(ctx, r.st); err != nil {
+		if latest, err = LatestVersions(ctx, r.st); err != nil {
 			return formulas.Resources{}, nil, err
 		}
 	}

@@ -444,21 +444,6 @@ type BindingList struct {
 
 func etagOf(b *store.Binding) string { return `W/"` + strconv.FormatUint(b.Meta.Version, 10) + `"` }
 
-// latestVersions maps each stored formula to its latest version.
-func (h *Handler) latestVersions(ctx context.Context) (map[string]string, error) {
-	all, err := h.cfg.Store.ListFormulas(ctx)
-	if err != nil {
-		return nil, err
-	}
-	latest := map[string]string{}
-	for _, f := range all {
-		if cur, ok := latest[f.Name]; !ok || formulas.CompareVersions(f.Version, cur) > 0 {
-			latest[f.Name] = f.Version
-		}
-	}
-	return latest, nil
-}
-
 func viewOfBinding(b *store.Binding, groupName string, latest map[string]string) BindingView {
 	v := BindingView{Group: b.Group, GroupName: groupName, Formula: b.Formula, Version: b.Version, Resolved: b.Version,
 		Params: b.Params, ETag: etagOf(b), Created: b.Meta.Created, Modified: b.Meta.Modified}
@@ -484,7 +469,7 @@ func (h *Handler) listBindings(w http.ResponseWriter, r *http.Request) {
 		h.failWith(w, r, err, "")
 		return
 	}
-	latest, err := h.latestVersions(ctx)
+	latest, err := fanout.LatestVersions(ctx, h.cfg.Store)
 	if err != nil {
 		h.failWith(w, r, err, "")
 		return
@@ -524,7 +509,7 @@ func (h *Handler) getBinding(w http.ResponseWriter, r *http.Request) {
 	if b == nil {
 		return
 	}
-	latest, err := h.latestVersions(r.Context())
+	latest, err := fanout.LatestVersions(r.Context(), h.cfg.Store)
 	if err != nil {
 		h.failWith(w, r, err, "")
 		return
@@ -650,7 +635,7 @@ func (h *Handler) putBinding(w http.ResponseWriter, r *http.Request) {
 		h.failWith(w, r, err, "no group "+ref)
 		return
 	}
-	latest, err := h.latestVersions(ctx)
+	latest, err := fanout.LatestVersions(ctx, h.cfg.Store)
 	if err != nil {
 		h.failWith(w, r, err, "")
 		return
